@@ -1,0 +1,139 @@
+"""The exported folder: model file(s), tokenizer files, and manifest.json describing and checksumming them.
+
+A bundle is usable without edgebert: the manifest names the model file, its inputs (name, dtype, axes),
+outputs, the tokenizer file and the maximum sequence length; an app needs only its runtime and tokenizers.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from edgebert.errors import BundleError, UsageError
+
+MANIFEST = "manifest.json"
+MANIFEST_VERSION = 1
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def file_table(folder: Path) -> dict[str, dict[str, Any]]:
+    """Every file under `folder` (but the manifest) -> size and sha256."""
+    table = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST):
+        table[path.relative_to(folder).as_posix()] = {"bytes": path.stat().st_size, "sha256": sha256_file(path)}
+    return table
+
+
+def check_out_dir(out: Path, force: bool) -> None:
+    """Refuse to overwrite a non-empty folder unless --force (checked before any slow work)."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"Output '{out}' exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise UsageError(f"Output folder '{out}' exists and is not empty. Fix: pass --force to replace it")
+
+
+@contextlib.contextmanager
+def staged_dir(out: Path, force: bool) -> Iterator[Path]:
+    """Yield a temporary sibling of `out`; move it into place only if the block completes.
+
+    A failed or interrupted export (exception, Ctrl-C) leaves no `out` and no temporary folder.
+    """
+    check_out_dir(out, force)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        yield work
+        if out.exists():
+            old = out.with_name(f".{out.name}.old-{work.name.rsplit('-', 1)[-1]}")
+            out.rename(old)
+            work.rename(out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            work.rename(out)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+
+
+def write_manifest(folder: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Add the file table and write manifest.json (the last file written into a bundle)."""
+    manifest = {"manifest_version": MANIFEST_VERSION, **manifest, "files": file_table(folder)}
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n")
+    return manifest
+
+
+@dataclass
+class Bundle:
+    """An exported folder and its manifest."""
+
+    path: Path
+    manifest: dict[str, Any]
+
+    @classmethod
+    def open(cls, path: Path | str, verify: bool = True) -> "Bundle":
+        path = Path(path)
+        if not path.is_dir():
+            raise BundleError(f"Bundle '{path}' does not exist or is not a folder")
+        mpath = path / MANIFEST
+        if not mpath.is_file():
+            raise BundleError(f"'{path}' is not an edgebert bundle (no {MANIFEST}). Fix: run edgebert export")
+        try:
+            manifest = json.loads(mpath.read_text())
+        except json.JSONDecodeError as err:
+            raise BundleError(f"'{mpath}' is not valid JSON ({err.msg} at line {err.lineno})") from err
+        for key in ("format", "model_file", "inputs", "outputs", "files"):
+            if key not in manifest:
+                raise BundleError(f"'{mpath}' lacks the key '{key}'. Fix: re-export the bundle")
+        bundle = cls(path, manifest)
+        if verify:
+            bundle.verify()
+        return bundle
+
+    def verify(self) -> None:
+        """Every file the manifest lists exists with its recorded size and sha256."""
+        for name, meta in self.manifest["files"].items():
+            fpath = self.path / name
+            if not fpath.is_file():
+                raise BundleError(f"Bundle file '{fpath}' is missing. Fix: re-export the bundle")
+            if fpath.stat().st_size != meta["bytes"] or sha256_file(fpath) != meta["sha256"]:
+                raise BundleError(f"Bundle file '{fpath}' does not match the sha256 in {MANIFEST} "
+                                  "(corrupt or modified). Fix: re-export the bundle")
+
+    @property
+    def format(self) -> str:
+        return self.manifest["format"]
+
+    @property
+    def model_file(self) -> Path:
+        return self.path / self.manifest["model_file"]
+
+    @property
+    def input_names(self) -> list[str]:
+        return [i["name"] for i in self.manifest["inputs"]]
+
+    @property
+    def model_sha256(self) -> str:
+        return self.manifest["files"][self.manifest["model_file"]]["sha256"]
+
+    @property
+    def size_mb(self) -> float:
+        """Size of the model weights/graph files (tokenizer and manifest excluded)."""
+        model_files = self.manifest.get("model_files") or [self.manifest["model_file"]]
+        return sum(self.manifest["files"][f]["bytes"] for f in model_files) / 1e6
+
+    @property
+    def tokenizer_file(self) -> Path | None:
+        name = self.manifest.get("tokenizer_file")
+        return self.path / name if name else None

@@ -1,0 +1,159 @@
+"""The `edgebert` command: parse -> call the core -> render. main() is the one error boundary."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import traceback
+import warnings
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+
+from edgebert.errors import EdgebertError, UsageError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Take a distilled BERT student to edge targets and prove what it gains over BERT-base.")
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+_state = {"verbose": False}
+
+
+@app.callback()
+def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Show tracebacks and library logs.")) -> None:
+    _state["verbose"] = verbose
+    if verbose:
+        logging.getLogger("edgebert").setLevel(logging.DEBUG)
+    else:
+        _quiet_libraries()
+
+
+def _quiet_libraries() -> None:
+    """torchao/torch/TF print import-time warnings that say nothing to an edgebert user."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    for name in ("torchao", "torch", "transformers", "nncf", "absl", "jax", "onnxruntime", "huggingface_hub"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+
+
+def _csv_ints(text: str, what: str) -> list[int]:
+    try:
+        values = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise UsageError(f"{what} takes comma-separated whole numbers, e.g. 1,8 (got '{text}')") from None
+    if not values or any(v < 1 for v in values):
+        raise UsageError(f"{what} takes positive whole numbers, e.g. 1,8 (got '{text}')")
+    return values
+
+
+@app.command()
+def export(
+    model: str = typer.Argument(..., help="HF model id, local HF model folder, or an architecture with --random-weights."),
+    fmt: str = typer.Option("onnx", "--format", "-f", help="Output format (see `edgebert formats`)."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", "-o", help="Bundle folder [default: exported/NAME-FORMAT]."),
+    random_weights: bool = typer.Option(False, "--random-weights", help="Build MODEL's architecture with random weights."),
+    task: Optional[str] = typer.Option(None, help="classification | encoder [default: from the model's config]."),
+    opset: int = typer.Option(17, help="ONNX opset."),
+    atol: float = typer.Option(1e-4, help="fp32 parity gate: max-abs difference allowed vs PyTorch."),
+    min_agreement: float = typer.Option(0.99, help="Lossy gate: argmax agreement (classifiers, real weights)."),
+    min_cosine: float = typer.Option(0.99, help="Lossy gate: per-sample output cosine vs PyTorch."),
+    seq_len: str = typer.Option("128", "--seq-len", help="Static sequence length(s) for static-shape formats."),
+    target: Optional[str] = typer.Option(None, help="CPU for quantisation presets: avx2|avx512|avx512-vnni|arm64."),
+    calibration_text: Optional[Path] = typer.Option(None, help="Text file (one sentence a line) for gates/calibration."),
+    allow_flex: bool = typer.Option(False, help="TFLite: allow Flex/Select-TF ops (+100 MB in apps)."),
+    force: bool = typer.Option(False, "--force", help="Replace a non-empty output folder."),
+    as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
+) -> None:
+    """Export MODEL to a parity-gated bundle: model file, tokenizer, manifest.json."""
+    from edgebert.export import export as do_export
+    from edgebert.formats.base import ExportOptions
+    from edgebert.inputs import read_text_file
+
+    texts = read_text_file(calibration_text) if calibration_text else None
+    opts = ExportOptions(opset=opset, atol=atol, min_agreement=min_agreement, min_cosine=min_cosine,
+                         seq_lens=_csv_ints(seq_len, "--seq-len"), calibration_texts=texts, target=target,
+                         allow_flex=allow_flex)
+    name = Path(model.rstrip("/")).name
+    dest = out_dir or Path("exported") / f"{name}-{fmt}"
+    with err.status(f"Exporting {model} to {fmt}..."):
+        manifest = do_export(model, fmt, dest, random_weights=random_weights, task=task, opts=opts, force=force,
+                             texts=texts)
+    if as_json:
+        out.print_json(json.dumps(manifest))
+        return
+    from edgebert.render import export_summary
+
+    out.print(export_summary(dest, manifest))
+
+
+@app.command()
+def predict(
+    bundle: Path = typer.Argument(..., help="An exported bundle folder."),
+    texts: List[str] = typer.Argument(..., help="One or more texts."),
+    device: str = typer.Option("cpu", help="cpu | cuda | tensorrt"),
+    threads: Optional[int] = typer.Option(None, help="Intra-op threads [default: the runtime's]."),
+) -> None:
+    """Run a bundle on TEXTs and print JSON (labels + scores, or pooled embeddings). Needs only edgebert[runtime]."""
+    from edgebert.runtime import TruncationWarning, load
+
+    predictor = load(bundle, device=device, threads=threads)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", TruncationWarning)
+        results = predictor.predict(list(texts))
+    for w in caught:
+        if issubclass(w.category, TruncationWarning):
+            err.print(f"warning: {w.message}")
+    out.print_json(json.dumps({"bundle": str(bundle), "format": predictor.bundle.format, "task": predictor.task,
+                               "results": results}))
+
+
+@app.command()
+def formats() -> None:
+    """List export formats and the extras they need."""
+    from edgebert.formats import FORMATS
+
+    for spec in FORMATS.values():
+        out.print(f"{spec.name:18} {spec.description}  [export: edgebert[{spec.export_extra}], "
+                  f"run: edgebert[{spec.runtime_extra}]]")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: the single place where errors become a one-line message and an exit code."""
+    import click
+
+    args = sys.argv[1:] if argv is None else argv
+    verbose = "--verbose" in args or "-v" in args
+    try:
+        code = app(args=args, prog_name="edgebert", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.UsageError as exc:
+        err.print(f"error: {exc.format_message()}  (see `edgebert {exc.ctx.command_path.split(' ', 1)[-1] if exc.ctx else ''} --help`)".replace("edgebert edgebert", "edgebert"))
+        code = 2
+    except click.exceptions.Abort:
+        err.print("error: interrupted")
+        code = 130
+    except EdgebertError as exc:
+        if verbose:
+            traceback.print_exc()
+        err.print(f"error: {exc}", soft_wrap=True)
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        err.print("error: interrupted")
+        code = 130
+    except Exception as exc:  # noqa: BLE001 - the boundary: never a raw traceback unless --verbose
+        if verbose:
+            traceback.print_exc()
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        err.print(f"error: unexpected {type(exc).__name__}: {first} (rerun with --verbose for the traceback)", soft_wrap=True)
+        code = 1
+    sys.exit(code or 0)
+
+
+if __name__ == "__main__":
+    main()

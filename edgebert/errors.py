@@ -1,0 +1,39 @@
+"""The project's own exceptions; the CLI turns each into a one-line message and an exit code."""
+from __future__ import annotations
+
+
+class EdgebertError(Exception):
+    """A failure the user can fix; `str(err)` is the one-line message."""
+
+    exit_code = 1
+
+
+class UsageError(EdgebertError):
+    """Bad arguments: unknown format, architecture, existing output folder..."""
+
+    exit_code = 2
+
+
+class MissingRuntime(EdgebertError):
+    """An optional runtime/exporter package is not installed."""
+
+    def __init__(self, package: str, extra: str) -> None:
+        super().__init__(f"{package} is not installed. Fix: pip install 'edgebert[{extra}]'")
+
+
+class ModelLoadError(EdgebertError):
+    """A model path/id that cannot be loaded."""
+
+
+class BundleError(EdgebertError):
+    """A bundle that is missing files, corrupt, or does not match its manifest."""
+
+
+class ExportError(EdgebertError):
+    """The exporter or converter failed."""
+
+
+class ParityError(EdgebertError):
+    """The artifact's outputs differ from PyTorch's beyond the gate."""
+
+    exit_code = 3

@@ -1,0 +1,35 @@
+"""Every export format: one module each, listed in FORMATS. Adding a format = one module + one line here."""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from types import ModuleType
+
+from edgebert.errors import UsageError
+
+
+@dataclass(frozen=True)
+class FormatSpec:
+    """A format's name, the module implementing export()/load(), and what it needs installed."""
+
+    name: str
+    module: str
+    export_extra: str  # pip extra needed to export
+    runtime_extra: str  # pip extra needed to run the bundle on a device
+    lossy: bool  # gated on agreement/cosine instead of max-abs
+    description: str
+
+    def impl(self) -> ModuleType:
+        return importlib.import_module(self.module)
+
+
+FORMATS: dict[str, FormatSpec] = {
+    "onnx": FormatSpec("onnx", "edgebert.formats.onnx", "onnx", "runtime", False,
+                       "ONNX fp32, dynamic batch/sequence"),
+}
+
+
+def get_format(name: str) -> FormatSpec:
+    if name not in FORMATS:
+        raise UsageError(f"Unknown format '{name}'. Valid: {', '.join(FORMATS)}")
+    return FORMATS[name]

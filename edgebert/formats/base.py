@@ -1,0 +1,41 @@
+"""The runner interface every format implements: load once, run many."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+DEVICES = ("cpu", "cuda", "tensorrt")
+
+
+@dataclass
+class ExportOptions:
+    """Options shared by every exporter; a format reads the ones it understands."""
+
+    opset: int = 17
+    atol: float = 1e-4
+    min_agreement: float = 0.99
+    min_cosine: float = 0.99
+    seq_lens: list[int] = field(default_factory=lambda: [128])
+    calibration_texts: list[str] | None = None
+    target: str | None = None  # CPU ISA for quantisation presets (avx2, avx512, avx512-vnni, arm64)
+    allow_flex: bool = False
+
+
+class Runner(Protocol):
+    """A loaded artifact. `run` takes int64 arrays (B, T) by input name and returns the model's one output."""
+
+    runtime: str
+    runtime_version: str
+    device: str
+    input_names: list[str]
+
+    def run(self, feed: dict[str, np.ndarray]) -> np.ndarray: ...
+
+
+def check_device(device: str) -> None:
+    from edgebert.errors import UsageError
+
+    if device not in DEVICES:
+        raise UsageError(f"Unknown device '{device}'. Valid: {', '.join(DEVICES)}")

@@ -1,0 +1,89 @@
+"""Inputs for parity gates, calibration and benchmarks: real tokenized text where a tokenizer exists."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgebert.errors import UsageError
+
+# Varied English: short and long, questions, negation, numbers, pairs of paraphrases and unrelated lines.
+SENTENCES = [
+    "The movie was an absolute delight from start to finish.",
+    "I would not recommend this restaurant to anyone.",
+    "A cat is sleeping on the warm windowsill.",
+    "A kitten naps on a sunny window ledge.",
+    "The stock market fell sharply after the announcement of new interest rates.",
+    "How do I reset my password if I no longer have access to my email?",
+    "Quantum computers use qubits, which can represent zero and one at the same time.",
+    "The quarterly report shows revenue grew by 12 percent compared to last year.",
+    "She played the violin beautifully at the concert last night.",
+    "This phone's battery barely lasts half a day, which is really disappointing.",
+    "Bake the bread at 220 degrees for about thirty-five minutes.",
+    "Distillation trains a small student network to imitate a larger teacher network.",
+    "The train to Berlin was delayed by two hours because of a signal failure.",
+    "Is it going to rain in Paris tomorrow afternoon?",
+    "I loved the characters, but the plot dragged on far too long and the ending made no sense at all, "
+    "which left the whole audience confused and somewhat annoyed as we walked out of the theatre.",
+    "Mobile devices have limited memory, so compact models are preferred for on-device inference.",
+    "The children built a sandcastle near the edge of the water.",
+    "Terrible customer service; they hung up on me twice.",
+    "Photosynthesis converts light energy into chemical energy stored in glucose.",
+    "We finally fixed the bug that crashed the app whenever the user rotated the screen.",
+]
+
+
+def read_text_file(path: Path) -> list[str]:
+    """One sentence per non-empty line of a user's calibration/parity text file."""
+    if not path.is_file():
+        raise UsageError(f"Text file '{path}' does not exist")
+    lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    if not lines:
+        raise UsageError(f"Text file '{path}' has no non-empty lines")
+    return lines
+
+
+def tokenize(tokenizer: Any, texts: list[str], seq_len: int | None, names: list[str]) -> dict[str, np.ndarray]:
+    """Tokenize with an HF fast tokenizer: pad to `seq_len` (or to the longest text), int64 arrays (B, T)."""
+    padding: Any = "max_length" if seq_len else "longest"
+    enc = tokenizer(texts, padding=padding, truncation=True, max_length=seq_len or 512, return_tensors="np")
+    feed = {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
+    if "token_type_ids" in names:
+        feed["token_type_ids"] = enc.get("token_type_ids", np.zeros_like(enc["input_ids"]))
+    return {k: np.asarray(v, dtype=np.int64) for k, v in feed.items() if k in names}
+
+
+def random_ids(batch: int, seq_len: int, vocab_size: int, names: list[str], seed: int = 0,
+               ragged: bool = True) -> dict[str, np.ndarray]:
+    """Random ids with [CLS]/[SEP]-like ends and, when `ragged`, mixed lengths padded with 0."""
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(1000, max(1001, vocab_size - 1), size=(batch, seq_len), dtype=np.int64)
+    mask = np.ones((batch, seq_len), dtype=np.int64)
+    if ragged:
+        for row in range(batch):
+            length = int(rng.integers(max(2, seq_len // 4), seq_len + 1)) if row else seq_len
+            ids[row, length:] = 0
+            mask[row, length:] = 0
+    ids[:, 0] = 101  # [CLS] in BERT vocabularies; harmless elsewhere
+    feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+    return {k: v for k, v in feed.items() if k in names}
+
+
+def parity_batches(tokenizer: Any | None, names: list[str], vocab_size: int,
+                   texts: list[str] | None = None) -> list[dict[str, np.ndarray]]:
+    """The gate's inputs: two batch sizes x two sequence lengths (real text when a tokenizer exists)."""
+    batches = []
+    texts = texts or SENTENCES
+    for batch, seq_len in ((1, 16), (4, 64), (8, None), (len(texts), 128)):
+        if tokenizer is not None:
+            chunk = [texts[(i * 3 + batch) % len(texts)] for i in range(batch)]
+            batches.append(tokenize(tokenizer, chunk, seq_len, names))
+        else:
+            batches.append(random_ids(batch, seq_len or 48, vocab_size, names, seed=batch))
+    return batches
+
+
+def bench_feed(batch: int, seq_len: int, vocab_size: int, names: list[str]) -> dict[str, np.ndarray]:
+    """A full (unpadded) batch of random ids: benchmark latency depends on shape only."""
+    return random_ids(batch, seq_len, vocab_size, names, seed=1234, ragged=False)

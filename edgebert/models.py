@@ -1,0 +1,283 @@
+"""Load a model to export or measure: an HF hub id, a local HF directory, or an architecture with random weights.
+
+Everything here imports torch/transformers lazily: `import edgebert` must stay light on a device.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from edgebert.errors import MissingRuntime, ModelLoadError, UsageError
+
+ARCHITECTURES = ("bert-base-uncased", "distilbert-base-uncased")
+TASKS = ("classification", "encoder")
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+RANDOM_SEED = 0
+
+
+@dataclass
+class ModelSource:
+    """Where a model came from, as recorded in manifests and bench rows."""
+
+    spec: str  # what the user passed
+    kind: str  # "hub" | "dir" | "random"
+    weights_sha256: str  # sha256 of the weight files, or "random"
+    model_type: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return {"spec": self.spec, "kind": self.kind, "weights_sha256": self.weights_sha256,
+                "model_type": self.model_type}
+
+
+@dataclass
+class LoadedModel:
+    """A PyTorch model in eval mode plus what export, parity and bench need to know about it."""
+
+    module: Any  # torch.nn.Module returning one tensor: logits (B, L) or last_hidden_state (B, T, H)
+    tokenizer: Any | None  # transformers PreTrainedTokenizerFast, or None
+    task: str
+    source: ModelSource
+    input_names: list[str]
+    output_name: str
+    max_positions: int
+    vocab_size: int
+    labels: list[str] = field(default_factory=list)
+
+    @property
+    def parameters(self) -> int:
+        return sum(p.numel() for p in self.module.parameters())
+
+    @property
+    def name(self) -> str:
+        return Path(self.source.spec.rstrip("/")).name or self.source.spec
+
+
+def _require_torch() -> None:
+    """Import torch + transformers, with their import-time chatter (torchao, pytree notices) kept quiet."""
+    import logging
+
+    try:
+        import torch  # noqa: F401
+
+        # torch configures its loggers on import; lower them again before transformers pulls in torchao.
+        if not logging.getLogger("edgebert").isEnabledFor(logging.DEBUG):
+            for name in ("torch", "torchao", "transformers", "huggingface_hub"):
+                logging.getLogger(name).setLevel(logging.ERROR)
+        import transformers
+
+        if not logging.getLogger("edgebert").isEnabledFor(logging.DEBUG):
+            transformers.utils.logging.set_verbosity_error()
+            transformers.utils.logging.disable_progress_bar()
+    except ImportError as err:  # pragma: no cover - depends on the install
+        raise MissingRuntime(err.name or "torch", "onnx") from err
+
+
+def sha256_files(paths: list[Path]) -> str:
+    """One sha256 over several files, in the given order (weights may be sharded)."""
+    digest = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def packaged_config(arch: str) -> dict[str, Any]:
+    """The config.json of a known architecture, shipped inside the package (no network)."""
+    if arch not in ARCHITECTURES:
+        raise UsageError(f"Unknown architecture '{arch}' for --random-weights. Valid: {', '.join(ARCHITECTURES)}")
+    return json.loads(resources.files("edgebert.configs").joinpath(f"{arch}.json").read_text())
+
+
+def packaged_tokenizer() -> Any:
+    """bert-base-uncased's WordPiece tokenizer built from the vocab shipped in the package."""
+    from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers, processors
+    from tokenizers.models import WordPiece
+    from transformers import PreTrainedTokenizerFast
+
+    vocab_path = resources.files("edgebert.assets").joinpath("bert-base-uncased-vocab.txt")
+    vocab = {tok: i for i, tok in enumerate(vocab_path.read_text(encoding="utf-8").splitlines())}
+    tok = Tokenizer(WordPiece(vocab, unk_token="[UNK]", max_input_chars_per_word=100))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True, clean_text=True, handle_chinese_chars=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.decoder = decoders.WordPiece(prefix="##")
+    cls, sep = vocab["[CLS]"], vocab["[SEP]"]
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]
+    )
+    # transformers 5.x ignores `vocab_file=` on BertTokenizerFast; wrapping a tokenizers object is reliable.
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, unk_token="[UNK]", sep_token="[SEP]", pad_token="[PAD]", cls_token="[CLS]",
+        mask_token="[MASK]", model_max_length=512,
+    )
+
+
+class _SingleOutput:
+    """Mixin-free factory: wrap an HF model so forward(ids, mask[, types]) returns exactly one tensor."""
+
+    @staticmethod
+    def wrap(hf_model: Any, task: str, input_names: list[str]) -> Any:
+        import torch
+
+        class Wrapped(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.hf = hf_model
+
+            def forward(self, input_ids, attention_mask, token_type_ids=None):  # (B, T) int64 each
+                kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}
+                if token_type_ids is not None:
+                    kwargs["token_type_ids"] = token_type_ids
+                out = self.hf(**kwargs)
+                return out.logits if task == "classification" else out.last_hidden_state
+
+        wrapped = Wrapped().eval()
+        wrapped.config = hf_model.config
+        return wrapped
+
+
+def _task_from_config(config: Any) -> str:
+    archs = getattr(config, "architectures", None) or []
+    return "classification" if any("SequenceClassification" in a for a in archs) else "encoder"
+
+
+def _build_hf(config: Any, task: str, num_labels: int) -> Any:
+    from transformers import AutoModel, AutoModelForSequenceClassification
+
+    if task == "classification":
+        config.num_labels = num_labels
+        return AutoModelForSequenceClassification.from_config(config)
+    return AutoModel.from_config(config, add_pooling_layer=False) if config.model_type == "bert" \
+        else AutoModel.from_config(config)
+
+
+def _finish(hf_model: Any, tokenizer: Any, task: str, source: ModelSource) -> LoadedModel:
+    config = hf_model.config
+    hf_model.eval()
+    input_names = ["input_ids", "attention_mask"]
+    # BERT-family models read segment ids (sentence pairs); DistilBERT has none.
+    if getattr(config, "type_vocab_size", 0) and config.model_type != "distilbert":
+        input_names.append("token_type_ids")
+    labels = [config.id2label[i] for i in range(config.num_labels)] if task == "classification" else []
+    source.model_type = config.model_type
+    return LoadedModel(
+        module=_SingleOutput.wrap(hf_model, task, input_names),
+        tokenizer=tokenizer,
+        task=task,
+        source=source,
+        input_names=input_names,
+        output_name="logits" if task == "classification" else "last_hidden_state",
+        max_positions=int(config.max_position_embeddings),
+        vocab_size=int(config.vocab_size),
+        labels=[str(x) for x in labels],
+    )
+
+
+def load_random(arch: str, task: str = "classification", num_labels: int = 2) -> LoadedModel:
+    """An architecture with seeded random weights: latency, memory and size depend only on the architecture."""
+    cfg_dict = packaged_config(arch)
+    _check_task(task)
+    _require_torch()
+    import torch
+    from transformers import AutoConfig
+
+    cfg_dict = {k: v for k, v in cfg_dict.items() if k != "architectures"}
+    config = AutoConfig.for_model(**cfg_dict)
+    torch.manual_seed(RANDOM_SEED)
+    hf_model = _build_hf(config, task, num_labels)
+    return _finish(hf_model, packaged_tokenizer(), task, ModelSource(arch, "random", "random"))
+
+
+def _check_task(task: str | None) -> None:
+    if task is not None and task not in TASKS:
+        raise UsageError(f"Unknown task '{task}'. Valid: {', '.join(TASKS)}")
+
+
+def _looks_like_path(spec: str) -> bool:
+    return spec.startswith((".", "/", "~")) or spec.count("/") > 1 or "\\" in spec
+
+
+def load_model(spec: str, *, random_weights: bool = False, task: str | None = None,
+               num_labels: int = 2) -> LoadedModel:
+    """Resolve MODEL (hub id, local dir, or --random-weights architecture) to a LoadedModel."""
+    _check_task(task)
+    if random_weights:
+        return load_random(spec, task or "classification", num_labels)
+    path = Path(spec).expanduser()
+    if path.exists():
+        return _load_dir(path, task)
+    if _looks_like_path(spec):
+        raise ModelLoadError(f"Model path '{spec}' does not exist. Fix: pass an existing HF model directory, "
+                             f"a hub id, or an architecture with --random-weights ({', '.join(ARCHITECTURES)})")
+    return _load_hub(spec, task)
+
+
+def _load_dir(path: Path, task: str | None) -> LoadedModel:
+    if not path.is_dir() or not (path / "config.json").is_file():
+        raise ModelLoadError(f"'{path}' is not a Hugging Face model directory (no config.json). "
+                             "Fix: pass a folder written by save_pretrained")
+    weights = sorted(p for p in path.iterdir() if p.name in WEIGHT_FILES or
+                     (p.name.startswith("model-") and p.suffix == ".safetensors"))
+    if not weights:
+        raise ModelLoadError(f"'{path}' has a config.json but no weights ({' or '.join(WEIGHT_FILES)})")
+    _require_torch()
+    from transformers import AutoConfig
+
+    try:
+        config = AutoConfig.from_pretrained(path)
+        task = task or _task_from_config(config)
+        hf_model = _from_pretrained(str(path), task, config)
+    except (OSError, ValueError, RuntimeError, KeyError) as err:
+        raise ModelLoadError(f"Could not load the model in '{path}': {_first_line(err)}") from err
+    return _finish(hf_model, _load_tokenizer(str(path)), task, ModelSource(str(path), "dir", sha256_files(weights)))
+
+
+def _load_hub(spec: str, task: str | None) -> LoadedModel:
+    _require_torch()
+    from transformers import AutoConfig
+
+    try:
+        config = AutoConfig.from_pretrained(spec)
+        task = task or _task_from_config(config)
+        hf_model = _from_pretrained(spec, task, config)
+    except (OSError, ValueError) as err:
+        raise ModelLoadError(f"Could not load '{spec}' from the Hugging Face hub or its cache ({_first_line(err)}). "
+                             "Fix: pass a local model directory, or --random-weights for an architecture") from err
+    return _finish(hf_model, _load_tokenizer(spec), task, ModelSource(spec, "hub", _hub_sha(spec)))
+
+
+def _from_pretrained(spec: str, task: str, config: Any) -> Any:
+    from transformers import AutoModel, AutoModelForSequenceClassification
+
+    cls = AutoModelForSequenceClassification if task == "classification" else AutoModel
+    # trust_remote_code stays off: a model directory must never run code it ships.
+    return cls.from_pretrained(spec, config=config, trust_remote_code=False)
+
+
+def _load_tokenizer(spec: str) -> Any | None:
+    from transformers import AutoTokenizer
+
+    try:
+        tok = AutoTokenizer.from_pretrained(spec, use_fast=True, trust_remote_code=False)
+    except (OSError, ValueError, TypeError):
+        return None
+    return tok if getattr(tok, "is_fast", False) else None
+
+
+def _hub_sha(spec: str) -> str:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(spec, "model.safetensors")
+        return sha256_files([Path(cached)]) if isinstance(cached, str) else "unknown"
+    except Exception:  # noqa: BLE001 - provenance is best-effort for hub ids
+        return "unknown"
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[0] if text else type(err).__name__

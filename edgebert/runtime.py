@@ -1,0 +1,91 @@
+"""Run a bundle on a device: tokenizer + the format's runner. Imports only numpy, tokenizers and the runtime."""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgebert.bundle import Bundle
+from edgebert.errors import BundleError, MissingRuntime
+from edgebert.formats import get_format
+from edgebert.formats.base import Runner
+from edgebert.parity import mean_pool
+
+
+class TruncationWarning(UserWarning):
+    """A text was longer than the model's maximum positions and was cut."""
+
+
+class Predictor:
+    """A loaded bundle: `predictor(texts)` returns the raw output; `predict(texts)` readable results."""
+
+    def __init__(self, bundle: Bundle, runner: Runner) -> None:
+        self.bundle = bundle
+        self.runner = runner
+        self.task: str = bundle.manifest.get("task", "encoder")
+        self.labels: list[str] = bundle.manifest.get("labels") or []
+        self.max_positions = int(bundle.manifest.get("max_positions", 512))
+        self._tokenizer: Any | None = None
+
+    @property
+    def tokenizer(self) -> Any:
+        if self._tokenizer is None:
+            path = self.bundle.tokenizer_file
+            if path is None:
+                raise BundleError(f"Bundle '{self.bundle.path}' has no tokenizer: pass token arrays, not text")
+            try:
+                from tokenizers import Tokenizer
+            except ImportError as err:
+                raise MissingRuntime("tokenizers", "runtime") from err
+            tok = Tokenizer.from_file(str(path))
+            tok.enable_truncation(max_length=self.max_positions)
+            pad_id = tok.token_to_id("[PAD]") or 0
+            tok.enable_padding(pad_id=pad_id, pad_token="[PAD]")
+            self._tokenizer = tok
+        return self._tokenizer
+
+    def encode(self, texts: list[str]) -> dict[str, np.ndarray]:
+        """Texts -> int64 (B, T) arrays; texts over max_positions are truncated with a TruncationWarning."""
+        encodings = self.tokenizer.encode_batch(list(texts))
+        cut = sum(1 for e in encodings if e.overflowing)
+        if cut:
+            warnings.warn(f"{cut} text(s) longer than {self.max_positions} tokens were truncated",
+                          TruncationWarning, stacklevel=2)
+        feed = {
+            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+        }
+        return {k: v for k, v in feed.items() if k in self.bundle.input_names}
+
+    def __call__(self, inputs: list[str] | dict[str, np.ndarray]) -> np.ndarray:
+        feed = inputs if isinstance(inputs, dict) else self.encode(inputs)
+        return self.runner.run(feed)
+
+    def predict(self, texts: list[str]) -> list[dict[str, Any]]:
+        """Labels + softmax scores (classifiers) or mean-pooled, L2-normalised embeddings (encoders)."""
+        feed = self.encode(texts)
+        out = self.runner.run(feed).astype(np.float64)
+        results = []
+        if self.task == "classification":
+            probs = np.exp(out - out.max(-1, keepdims=True))
+            probs /= probs.sum(-1, keepdims=True)
+            for text, row in zip(texts, probs):
+                best = int(row.argmax())
+                label = self.labels[best] if best < len(self.labels) else str(best)
+                scores = {self.labels[i] if i < len(self.labels) else str(i): round(float(p), 6) for i, p in enumerate(row)}
+                results.append({"text": text, "label": label, "score": round(float(row[best]), 6), "scores": scores})
+        else:
+            emb = mean_pool(out, feed["attention_mask"])
+            emb /= np.clip(np.linalg.norm(emb, axis=-1, keepdims=True), 1e-12, None)
+            results = [{"text": t, "embedding": [round(float(x), 6) for x in e]} for t, e in zip(texts, emb)]
+        return results
+
+
+def load(path: str | Path, device: str = "cpu", threads: int | None = None, verify: bool = True) -> Predictor:
+    """Open a bundle (checking every file's sha256) and build its runner once."""
+    bundle = Bundle.open(path, verify=verify)
+    fmt = get_format(bundle.format)
+    return Predictor(bundle, fmt.impl().load(bundle, device, threads))
