@@ -122,20 +122,42 @@ def formats() -> None:
                   f"run: edgebert[{spec.runtime_extra}]]")
 
 
+def _parser_exceptions() -> tuple[tuple[type, ...], tuple[type, ...], tuple[type, ...]]:
+    """Usage/exit/abort exception types: newer typer vendors click, older typer uses the click package."""
+    usage: list[type] = []
+    exits: list[type] = [typer.Exit]
+    aborts: list[type] = [typer.Abort]
+    try:
+        from typer._click.exceptions import UsageError as VendoredUsageError
+
+        usage.append(VendoredUsageError)
+    except ImportError:  # pragma: no cover - typer < 0.22
+        pass
+    try:
+        import click
+
+        usage.append(click.UsageError)
+        exits.append(click.exceptions.Exit)
+        aborts.append(click.exceptions.Abort)
+    except ImportError:
+        pass
+    return tuple(usage), tuple(exits), tuple(aborts)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: the single place where errors become a one-line message and an exit code."""
-    import click
-
+    usage_errors, exits, aborts = _parser_exceptions()
     args = sys.argv[1:] if argv is None else argv
     verbose = "--verbose" in args or "-v" in args
     try:
         code = app(args=args, prog_name="edgebert", standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except exits as exc:
         code = exc.exit_code
-    except click.UsageError as exc:
-        err.print(f"error: {exc.format_message()}  (see `edgebert {exc.ctx.command_path.split(' ', 1)[-1] if exc.ctx else ''} --help`)".replace("edgebert edgebert", "edgebert"))
+    except usage_errors as exc:
+        where = exc.ctx.command_path if exc.ctx else "edgebert"
+        err.print(f"error: {exc.format_message()} (see `{where} --help`)", soft_wrap=True)
         code = 2
-    except click.exceptions.Abort:
+    except aborts:
         err.print("error: interrupted")
         code = 130
     except EdgebertError as exc:

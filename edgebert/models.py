@@ -258,8 +258,15 @@ def _from_pretrained(spec: str, task: str, config: Any) -> Any:
     return cls.from_pretrained(spec, config=config, trust_remote_code=False)
 
 
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer.model", "spiece.model")
+
+
 def _load_tokenizer(spec: str) -> Any | None:
     from transformers import AutoTokenizer
+
+    path = Path(spec)
+    if path.is_dir() and not any((path / f).is_file() for f in TOKENIZER_FILES):
+        return None  # transformers 5 would build a vocab-less tokenizer here instead of failing
 
     try:
         tok = AutoTokenizer.from_pretrained(spec, use_fast=True, trust_remote_code=False)

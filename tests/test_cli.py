@@ -1,0 +1,121 @@
+"""CLI contract: exit codes (0 ok, 1 failure, 2 usage, 3 parity), one-line messages, no tracebacks, no leftovers."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from tests.cli_helpers import run_cli
+from tests.conftest import read_manifest
+
+
+def _one_line_error(res) -> str:
+    lines = [ln for ln in res.err.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1, res.err
+    assert "Traceback" not in res.err
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+def test_export_and_predict_classifier(capsys, tiny_bert, tmp_path):
+    out = tmp_path / "b"
+    res = run_cli(capsys, "export", tiny_bert, "--out", out, "--json")
+    assert res.code == 0 and json.loads(res.out)["parity"]["passed"] is True
+    res = run_cli(capsys, "predict", out, "great film", "awful film")
+    assert res.code == 0
+    data = json.loads(res.out)
+    assert data["task"] == "classification" and [r["text"] for r in data["results"]] == ["great film", "awful film"]
+    for r in data["results"]:
+        assert set(r["scores"]) == {"LABEL_0", "LABEL_1"}
+        assert abs(sum(r["scores"].values()) - 1) < 1e-5 and r["score"] == max(r["scores"].values())
+
+
+@pytest.mark.parametrize("args,code,message", [
+    (["export", "/definitely/not/here"], 1, "Model path '/definitely/not/here' does not exist"),
+    (["export", "bert-base-uncased", "--random-weights", "--format", "tflte"], 2, "Unknown format 'tflte'. Valid: onnx"),
+    (["export", "gpt9", "--random-weights"], 2, "Unknown architecture 'gpt9' for --random-weights. Valid: bert-base-uncased"),
+    (["export", "bert-base-uncased", "--random-weights", "--seq-len", "abc"], 2, "--seq-len takes comma-separated"),
+    (["export", "bert-base-uncased", "--random-weights", "--task", "qa"], 2, "Unknown task 'qa'"),
+    (["predict", "/no/bundle", "hi"], 1, "Bundle '/no/bundle' does not exist"),
+    (["export"], 2, "Missing argument 'model'"),
+    (["frobnicate"], 2, "No such command 'frobnicate'"),
+])
+def test_errors_exit_codes_and_messages(capsys, tmp_path, args, code, message):
+    res = run_cli(capsys, *args, "--out", tmp_path / "out") if args[0] == "export" and len(args) > 1 else run_cli(capsys, *args)
+    assert res.code == code
+    assert message in _one_line_error(res)
+    assert not (tmp_path / "out").exists()
+
+
+def test_folder_that_is_not_a_model(capsys, tmp_path):
+    (tmp_path / "notes.txt").write_text("hello")
+    res = run_cli(capsys, "export", tmp_path, "--out", tmp_path / "out")
+    assert res.code == 1 and "is not a Hugging Face model directory (no config.json)" in _one_line_error(res)
+
+
+def test_existing_dir_refused_without_force(capsys, tiny_bert, tmp_path):
+    out = tmp_path / "b"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    res = run_cli(capsys, "export", tiny_bert, "--out", out)
+    assert res.code == 2 and "exists and is not empty. Fix: pass --force" in _one_line_error(res)
+    assert (out / "keep.txt").read_text() == "mine"
+
+
+def test_parity_failure_exit_3_no_dir(capsys, tiny_bert, tmp_path):
+    res = run_cli(capsys, "export", tiny_bert, "--out", tmp_path / "b", "--atol", "0")
+    assert res.code == 3 and "Parity gate failed" in _one_line_error(res)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_verbose_shows_traceback(capsys, tmp_path):
+    res = run_cli(capsys, "--verbose", "export", tmp_path / "missing")
+    assert res.code == 1 and "Traceback" in res.err
+
+
+@pytest.fixture()
+def bundle_copy(tiny_onnx, tmp_path):
+    dest = tmp_path / "bundle"
+    shutil.copytree(tiny_onnx, dest)
+    return dest
+
+
+def test_predict_refuses_file_that_differs_from_manifest(capsys, bundle_copy):
+    with open(bundle_copy / "model.onnx", "r+b") as fh:  # flip one byte, same size
+        fh.seek(100)
+        byte = fh.read(1)
+        fh.seek(100)
+        fh.write(bytes([byte[0] ^ 0xFF]))
+    res = run_cli(capsys, "predict", bundle_copy, "hi")
+    assert res.code == 1 and "does not match the sha256 in manifest.json" in _one_line_error(res)
+
+
+def test_predict_refuses_truncated_model(capsys, bundle_copy):
+    data = (bundle_copy / "model.onnx").read_bytes()
+    (bundle_copy / "model.onnx").write_bytes(data[: len(data) // 2])
+    res = run_cli(capsys, "predict", bundle_copy, "hi")
+    assert res.code == 1 and "model.onnx" in _one_line_error(res)
+
+
+def test_predict_reports_corrupt_model_even_with_matching_manifest(capsys, bundle_copy):
+    from edgebert.bundle import write_manifest
+
+    (bundle_copy / "model.onnx").write_bytes(b"not an onnx model")
+    m = read_manifest(bundle_copy)
+    write_manifest(bundle_copy, {k: v for k, v in m.items() if k not in ("files", "manifest_version")})
+    res = run_cli(capsys, "predict", bundle_copy, "hi")
+    assert res.code == 1 and "onnxruntime could not load" in _one_line_error(res)
+
+
+def test_predict_missing_manifest(capsys, bundle_copy):
+    (bundle_copy / "manifest.json").unlink()
+    res = run_cli(capsys, "predict", bundle_copy, "hi")
+    assert res.code == 1 and "is not an edgebert bundle (no manifest.json)" in _one_line_error(res)
+
+
+def test_long_text_is_truncated_with_warning(capsys, bundle_copy):
+    res = run_cli(capsys, "predict", bundle_copy, "word " * 2000, "short")
+    assert res.code == 0
+    assert "warning: 1 text(s) longer than 512 tokens were truncated" in res.err
+    assert len(json.loads(res.out)["results"]) == 2
