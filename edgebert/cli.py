@@ -18,7 +18,7 @@ from edgebert.errors import EdgebertError, UsageError
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Take a distilled BERT student to edge targets and prove what it gains over BERT-base.")
 err = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 220)
 _state = {"verbose": False}
 
 
@@ -110,6 +110,87 @@ def predict(
             err.print(f"warning: {w.message}")
     out.print_json(json.dumps({"bundle": str(bundle), "format": predictor.bundle.format, "task": predictor.task,
                                "results": results}))
+
+
+@app.command()
+def bench(
+    targets: Optional[List[str]] = typer.Argument(None, help="Bundle folders and/or models (measured in eager PyTorch)."),
+    suite: Optional[str] = typer.Option(None, help="'efficiency': the DistilBERT efficiency table, end to end."),
+    out_path: Optional[Path] = typer.Option(None, "--out", "-o",
+                                            help="Results JSONL [results/results.jsonl]; with --suite a folder [results/efficiency]."),
+    batch: str = typer.Option("1", help="Batch sizes, comma-separated."),
+    seq: str = typer.Option("128", help="Sequence lengths, comma-separated."),
+    threads: int = typer.Option(0, help="Intra-op threads [default: all cores]."),
+    runs: int = typer.Option(50, help="Timed runs, at least (with --min-seconds)."),
+    min_seconds: float = typer.Option(10.0, help="Timed seconds, at least (with --runs)."),
+    warmup: int = typer.Option(10, help="Untimed warm-up runs."),
+    repeat: int = typer.Option(1, help="Measure every row R times, interleaved (spread across processes)."),
+    device: str = typer.Option("cpu", help="cpu | cuda | tensorrt"),
+    random_weights: bool = typer.Option(False, "--random-weights", help="TARGETs are architectures with random weights."),
+    task: Optional[str] = typer.Option(None, help="classification | encoder for model TARGETs."),
+    fmt: Optional[List[str]] = typer.Option(None, "--format", "-f", help="Suite: formats to include [all installed]."),
+    bert: Optional[str] = typer.Option(None, help="Suite: real BERT-base weights (dir/id) instead of random."),
+    distilbert: Optional[str] = typer.Option(None, help="Suite: real DistilBERT weights (dir/id) instead of random."),
+    timeout: float = typer.Option(1800.0, help="Seconds before a worker is killed and its row marked failed."),
+    force: bool = typer.Option(False, "--force", help="Re-measure rows already in the results file."),
+) -> None:
+    """Measure latency percentiles, throughput, peak memory and size, one fresh process per row."""
+    from edgebert.bench.sweep import SweepConfig, run_sweep
+    from edgebert.bench.targets import resolve
+
+    if suite is not None and suite != "efficiency":
+        raise UsageError(f"Unknown suite '{suite}'. Valid: efficiency")
+    if suite is None and not targets:
+        raise UsageError("Give one or more TARGETs (bundles or models), or --suite efficiency")
+    batches, seqs = _csv_ints(batch, "--batch"), _csv_ints(seq, "--seq")
+    cfg = SweepConfig(batches=batches, seq_lens=seqs, threads=threads, device=device, warmup=warmup, min_runs=runs,
+                      min_seconds=min_seconds, repeats=repeat, timeout_s=timeout, force=force)
+    if suite:
+        _run_suite(cfg, out_path or Path("results/efficiency"), fmt, bert, distilbert)
+        return
+    resolved = [resolve(t, random_weights, task) for t in targets or []]
+    dest = out_path or Path("results/results.jsonl")
+    result = run_sweep(resolved, cfg, dest)
+    from edgebert.render import rows_table
+
+    out.print(rows_table(result.written, f"{len(result.written)} rows appended to {dest} "
+                                         f"({result.skipped} already measured, skipped)"))
+    if result.failed:
+        raise EdgebertError(f"{len(result.failed)} of {len(result.written)} rows failed (see their 'reason' in {dest})")
+
+
+def _run_suite(cfg, out_dir: Path, fmts, bert, distilbert) -> None:
+    import time
+
+    from edgebert.bench.suite import run_efficiency
+    from edgebert.render import efficiency_table
+    from edgebert.report import write_report
+
+    start = time.time()
+    models = {"bert-base-uncased": bert, "distilbert-base-uncased": distilbert}
+    res = run_efficiency(out_dir, cfg, models=models, formats=fmts, log=lambda m: err.print(m, soft_wrap=True))
+    table, paths = write_report([res.results], out_dir, cfg.batches[0], cfg.seq_lens[0])
+    out.print(efficiency_table(table, cfg.batches[0], cfg.seq_lens[0]))
+    out.print(f"Suite took {time.time() - start:.0f} s. Wrote {', '.join(str(p) for p in paths)} and {res.results}")
+    if res.export_failures:
+        raise EdgebertError(f"{len(res.export_failures)} export(s) failed: "
+                            + "; ".join(f"{k}: {v}" for k, v in res.export_failures.items()))
+
+
+@app.command()
+def report(
+    results: List[Path] = typer.Argument(..., help="One or more results JSONL files (several machines merge)."),
+    out_dir: Path = typer.Option(Path("results/report"), "--out", "-o", help="Folder for report.md and charts."),
+    batch: int = typer.Option(1, help="Batch of the table's rows."),
+    seq: int = typer.Option(128, help="Sequence length of the table's rows."),
+) -> None:
+    """Rebuild the efficiency table, report.md and PNG charts from bench results."""
+    from edgebert.render import efficiency_table
+    from edgebert.report import write_report
+
+    table, paths = write_report(list(results), out_dir, batch, seq)
+    out.print(efficiency_table(table, batch, seq))
+    out.print("Wrote " + ", ".join(str(p) for p in paths))
 
 
 @app.command()

@@ -23,11 +23,12 @@ def _io_spec(model: LoadedModel) -> tuple[list[dict[str, Any]], list[dict[str, A
     return inputs, [{"name": model.output_name, "dtype": "float32", "axes": out_axes}]
 
 
-def export_model(model: LoadedModel, fmt_name: str, out: Path, opts: ExportOptions, force: bool = False,
+def export_model(model: LoadedModel, fmt_name: str, out: Path, opts: ExportOptions | None = None, force: bool = False,
                  texts: list[str] | None = None) -> dict[str, Any]:
     """Export an already-loaded model; returns the manifest. Raises ParityError (nothing left) on a gate miss."""
     fmt = get_format(fmt_name)
     impl = fmt.impl()
+    opts = opts or ExportOptions()
     feeds = parity_batches(model.tokenizer, model.input_names, model.vocab_size, texts)
     reference = torch_reference(model.module, feeds, model.input_names)
     with staged_dir(out, force) as work:
@@ -44,6 +45,7 @@ def export_model(model: LoadedModel, fmt_name: str, out: Path, opts: ExportOptio
             "labels": model.labels,
             "parameters": model.parameters,
             "max_positions": model.max_positions,
+            "vocab_size": model.vocab_size,
             "inputs": inputs,
             "outputs": outputs,
             "tokenizer_file": TOKENIZER_FILE if (work / TOKENIZER_FILE).is_file() else None,

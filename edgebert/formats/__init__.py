@@ -18,6 +18,9 @@ class FormatSpec:
     runtime_extra: str  # pip extra needed to run the bundle on a device
     lossy: bool  # gated on agreement/cosine instead of max-abs
     description: str
+    runtime: str = "onnxruntime"  # the runtime that runs the bundle (recorded in bench rows)
+    runtime_modules: tuple[str, ...] = ("onnxruntime",)  # imported before a bench's RSS baseline
+    export_modules: tuple[str, ...] = ("torch", "transformers", "onnx", "onnxruntime")
 
     def impl(self) -> ModuleType:
         return importlib.import_module(self.module)
@@ -27,6 +30,13 @@ FORMATS: dict[str, FormatSpec] = {
     "onnx": FormatSpec("onnx", "edgebert.formats.onnx", "onnx", "runtime", False,
                        "ONNX fp32, dynamic batch/sequence"),
 }
+
+
+def installed(spec: FormatSpec) -> bool:
+    """Whether this machine can export the format (its exporter packages import)."""
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) is not None for m in spec.export_modules)
 
 
 def get_format(name: str) -> FormatSpec:

@@ -1,0 +1,1 @@
+"""Benchmarking: a harness (warm-up, timed runs, percentiles), one worker process per row, JSONL rows."""

@@ -1,0 +1,123 @@
+"""Run a sweep of rows, one fresh worker process each, appending to JSONL; resumable and crash-proof."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from edgebert.bench.rows import Row, append_rows, read_rows, row_key
+from edgebert.bench.targets import Target, identity
+from edgebert.bench.worker import machine_fields
+from edgebert.formats.base import check_device
+
+
+@dataclass
+class SweepConfig:
+    batches: list[int] = field(default_factory=lambda: [1])
+    seq_lens: list[int] = field(default_factory=lambda: [128])
+    threads: int = 0  # 0: all cores
+    device: str = "cpu"
+    warmup: int = 10
+    min_runs: int = 50
+    min_seconds: float = 10.0
+    repeats: int = 1
+    timeout_s: float = 1800.0
+    force: bool = False
+
+    def __post_init__(self) -> None:
+        check_device(self.device)
+        self.threads = self.threads or os.cpu_count() or 1
+
+
+@dataclass
+class SweepResult:
+    written: list[dict[str, Any]]
+    skipped: int
+
+    @property
+    def failed(self) -> list[dict[str, Any]]:
+        return [r for r in self.written if r["status"] == "failed"]
+
+
+def _spec(target: Target, cfg: SweepConfig, batch: int, seq: int, repeat: int) -> dict[str, Any]:
+    return {"target": target.to_dict(), "device": cfg.device, "threads": cfg.threads, "batch": batch, "seq_len": seq,
+            "repeat": repeat, "warmup": cfg.warmup, "min_runs": cfg.min_runs, "min_seconds": cfg.min_seconds}
+
+
+def plan(targets: list[Target], cfg: SweepConfig) -> list[tuple[Target, dict[str, Any], dict[str, Any]]]:
+    """(target, identity, spec) for every row; targets interleaved innermost so drift hits all alike."""
+    ids = [(t, identity(t)) for t in targets]
+    rows = []
+    for repeat in range(cfg.repeats):
+        for batch in cfg.batches:
+            for seq in cfg.seq_lens:
+                for target, ident in ids:
+                    rows.append((target, ident, _spec(target, cfg, batch, seq, repeat)))
+    return rows
+
+
+def _key(ident: dict[str, Any], spec: dict[str, Any]) -> tuple:
+    return row_key({**ident, **{k: spec[k] for k in ("device", "threads", "batch", "seq_len", "repeat")}})
+
+
+def run_worker(spec: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+    """Spawn one worker and block until it exits (no polling); a crash or timeout becomes a failed row."""
+    with tempfile.TemporaryDirectory(prefix="edgebert-row-") as tmp:
+        result_path = Path(tmp) / "row.json"
+        env = {**os.environ, "OMP_NUM_THREADS": str(spec["threads"]), "TF_CPP_MIN_LOG_LEVEL": "3",
+               "TRANSFORMERS_VERBOSITY": "error", "TOKENIZERS_PARALLELISM": "false"}
+        try:
+            proc = subprocess.run([sys.executable, "-m", "edgebert.bench.worker"],
+                                  input=json.dumps({**spec, "result_path": str(result_path)}), text=True,
+                                  capture_output=True, timeout=timeout_s, env=env)
+        except subprocess.TimeoutExpired:
+            return {**machine_fields(spec), "status": "failed", "reason": f"worker timed out after {timeout_s:g} s"}
+        if result_path.is_file():
+            return json.loads(result_path.read_text())
+        if proc.returncode < 0:
+            reason = f"worker killed by {signal.Signals(-proc.returncode).name}"
+        else:
+            reason = f"worker exited with code {proc.returncode}"
+        tail = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()][-1:]
+        return {**machine_fields(spec), "status": "failed", "reason": reason + (f": {tail[0][:300]}" if tail else "")}
+
+
+def run_sweep(targets: list[Target], cfg: SweepConfig, out: Path,
+              on_row: Callable[[dict[str, Any]], None] | None = None, show_progress: bool = True) -> SweepResult:
+    """Measure every planned row not already in `out` (as ok) unless cfg.force; append each as it finishes."""
+    done = {row_key(r) for r in read_rows(out) if r.get("status") == "ok"}
+    todo, skipped = [], 0
+    for target, ident, spec in plan(targets, cfg):
+        if not cfg.force and _key(ident, spec) in done:
+            skipped += 1
+        else:
+            todo.append((target, ident, spec))
+    written: list[dict[str, Any]] = []
+    progress = _progress(show_progress)
+    with progress:
+        task = progress.add_task("bench", total=len(todo))
+        for target, ident, spec in todo:
+            label = f"{ident['model']} {ident['format']} b{spec['batch']} s{spec['seq_len']}"
+            progress.update(task, description=label)
+            measured = run_worker(spec, cfg.timeout_s)
+            row = Row(**{**ident, **measured}).to_dict()
+            append_rows(out, [row])
+            written.append(row)
+            if on_row:
+                on_row(row)
+            progress.advance(task)
+    return SweepResult(written, skipped)
+
+
+def _progress(show: bool) -> Any:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("[bold]{task.description:<48}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=Console(stderr=True), disable=not show, transient=False)

@@ -1,0 +1,135 @@
+"""One bench row in a fresh process: `python -m edgebert.bench.worker < spec.json`.
+
+The worker imports the runtime, records its RSS (the baseline), loads the model, warms up, times runs, and
+writes one row to `spec["result_path"]`. A crash (even os.abort) leaves no file; the parent records that.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import importlib
+import json
+import os
+import platform
+import resource
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from edgebert import __version__
+from edgebert.bench.harness import measure
+from edgebert.bench.targets import Target
+
+MB = 1e6
+
+
+def rss_mb() -> float:
+    import psutil
+
+    return psutil.Process().memory_info().rss / MB
+
+
+def peak_rss_mb() -> float:
+    """High-water RSS of this process (ru_maxrss is KiB on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / MB if sys.platform == "darwin" else peak * 1024 / MB
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith(("model name", "hardware", "cpu model")):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_fields(spec: dict[str, Any]) -> dict[str, Any]:
+    return {"cpu": cpu_model(), "cores": os.cpu_count() or 0, "machine": platform.machine(),
+            "host": socket.gethostname(), "device": spec["device"], "threads": spec["threads"],
+            "batch": spec["batch"], "seq_len": spec["seq_len"], "repeat": spec.get("repeat", 0),
+            "edgebert_version": __version__, "python": platform.python_version(),
+            "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+
+
+def _load(target: Target, device: str, threads: int) -> tuple[Any, int, list[str], dict[str, Any]]:
+    """Build the runner; return it with the vocab size, input names and identity fields known only after load."""
+    if target.kind == "python":
+        module, func = target.ref.split(":")
+        runner = getattr(importlib.import_module(module), func)()
+        return runner, 30522, list(runner.input_names), {}
+    if target.kind == "bundle":
+        from edgebert.runtime import load
+
+        predictor = load(target.ref, device=device, threads=threads, verify=False)
+        vocab = _bundle_vocab(predictor.bundle.manifest)
+        return predictor.runner, vocab, predictor.bundle.input_names, {"runtime_version": predictor.runner.runtime_version}
+    from edgebert.formats.pytorch import TorchRunner, weights_mb
+    from edgebert.models import load_model
+
+    model = load_model(target.ref, random_weights=target.random_weights, task=target.task)
+    runner = TorchRunner(model, device, threads)
+    return runner, model.vocab_size, model.input_names, {
+        "parameters": model.parameters, "file_mb": round(weights_mb(model.module), 3),
+        "runtime_version": runner.runtime_version}
+
+
+def _bundle_vocab(manifest: dict[str, Any]) -> int:
+    return int(manifest.get("vocab_size") or 30522)
+
+
+def _runtime_modules(target: Target) -> tuple[str, ...]:
+    if target.kind == "bundle":
+        from edgebert.bundle import Bundle
+        from edgebert.formats import get_format
+
+        return get_format(Bundle.open(target.ref, verify=False).format).runtime_modules
+    return ("torch", "transformers") if target.kind == "model" else ()
+
+
+def run_row(spec: dict[str, Any]) -> dict[str, Any]:
+    """Measure one row; returns the row's measured fields (identity fields come from the parent)."""
+    from edgebert.inputs import bench_feed
+
+    target = Target(**spec["target"])
+    if target.kind == "bundle":
+        from edgebert.bundle import Bundle
+
+        Bundle.open(target.ref, verify=True)  # sha256 of every file, before the baseline is taken
+    for name in _runtime_modules(target):
+        importlib.import_module(name)
+    gc.collect()
+    before = rss_mb()
+    start = time.perf_counter()
+    runner, vocab, names, extra = _load(target, spec["device"], spec["threads"])
+    load_ms = (time.perf_counter() - start) * 1e3
+    feed = bench_feed(spec["batch"], spec["seq_len"], vocab, names)
+    lat = measure(lambda: runner.run(feed), warmup=spec["warmup"], min_runs=spec["min_runs"],
+                  min_seconds=spec["min_seconds"])
+    peak = peak_rss_mb()
+    row = {**machine_fields(spec), **extra, "status": "ok", "load_ms": round(load_ms, 2),
+           "warmup": spec["warmup"], "runs": lat.runs,
+           **{k: round(getattr(lat, k), 4) for k in ("p50_ms", "p90_ms", "p99_ms", "mean_ms", "std_ms", "min_ms", "max_ms")},
+           "throughput_seq_s": round(spec["batch"] * 1e3 / lat.mean_ms, 3),
+           "rss_before_mb": round(before, 2), "peak_rss_mb": round(peak, 2), "model_rss_mb": round(peak - before, 2)}
+    return row
+
+
+def main() -> None:
+    spec = json.loads(sys.stdin.read())
+    result_path = Path(spec["result_path"])
+    try:
+        row = run_row(spec)
+    except Exception as exc:  # noqa: BLE001 - any failure becomes a failed row, the sweep goes on
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        row = {**machine_fields(spec), "status": "failed", "reason": f"{type(exc).__name__}: {first}"}
+    tmp = result_path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(row))
+    tmp.replace(result_path)
+
+
+if __name__ == "__main__":
+    main()
