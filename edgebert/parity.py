@@ -81,12 +81,15 @@ def apply_gate(parity: Parity, *, lossy: bool, atol: float, min_agreement: float
         detail = f"max-abs difference {parity.max_abs:.3g} exceeds --atol {atol:g}"
     else:
         use_agreement = parity.agreement is not None and not random_weights
-        parity.gate = f"min_cosine >= {min_cosine:g}" + (f", agreement >= {min_agreement:g}" if use_agreement else "")
-        bad_cos = not parity.min_cosine >= min_cosine
+        # Mean cosine, like mean argmax agreement; the per-sample minimum is recorded beside it.
+        parity.gate = f"mean_cosine >= {min_cosine:g}" + (f", agreement >= {min_agreement:g}" if use_agreement else "")
+        bad_cos = not parity.mean_cosine >= min_cosine
         bad_agree = use_agreement and not (parity.agreement or 0.0) >= min_agreement
         failed = bad_cos or bad_agree
-        detail = (f"min cosine {parity.min_cosine:.4f} < {min_cosine:g}" if bad_cos
-                  else f"argmax agreement {parity.agreement:.1%} < {min_agreement:.0%}")
+        if bad_cos:
+            detail = f"mean cosine {parity.mean_cosine:.4f} < {min_cosine:g} (min {parity.min_cosine:.4f})"
+        elif bad_agree:
+            detail = f"argmax agreement {parity.agreement or 0.0:.1%} < {min_agreement:.0%}"
     parity.passed = not failed
     if failed:
         raise ParityError(f"Parity gate failed: {detail} over {parity.samples} samples; no bundle written")

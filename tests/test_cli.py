@@ -33,7 +33,8 @@ def test_export_and_predict_classifier(capsys, tiny_bert, tmp_path):
 
 @pytest.mark.parametrize("args,code,message", [
     (["export", "/definitely/not/here"], 1, "Model path '/definitely/not/here' does not exist"),
-    (["export", "bert-base-uncased", "--random-weights", "--format", "tflte"], 2, "Unknown format 'tflte'. Valid: onnx"),
+    (["export", "bert-base-uncased", "--random-weights", "--format", "tflte"], 2,
+     "Unknown format 'tflte'. Valid: onnx, onnx-opt, onnx-int8, "),
     (["export", "gpt9", "--random-weights"], 2, "Unknown architecture 'gpt9' for --random-weights. Valid: bert-base-uncased"),
     (["export", "bert-base-uncased", "--random-weights", "--seq-len", "abc"], 2, "--seq-len takes comma-separated"),
     (["export", "bert-base-uncased", "--random-weights", "--task", "qa"], 2, "Unknown task 'qa'"),

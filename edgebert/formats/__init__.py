@@ -29,7 +29,17 @@ class FormatSpec:
 FORMATS: dict[str, FormatSpec] = {
     "onnx": FormatSpec("onnx", "edgebert.formats.onnx", "onnx", "runtime", False,
                        "ONNX fp32, dynamic batch/sequence"),
+    "onnx-opt": FormatSpec("onnx-opt", "edgebert.formats.onnx_opt", "onnx", "runtime", False,
+                           "ONNX fp32 + ONNX Runtime transformer fusions (counts in the manifest)"),
+    "onnx-int8": FormatSpec("onnx-int8", "edgebert.formats.onnx_int8", "onnx", "runtime", True,
+                            "dynamic INT8 (int8 weights, run-time activation quantisation), per-CPU preset"),
+    "onnx-int8-static": FormatSpec("onnx-int8-static", "edgebert.formats.onnx_int8_static", "onnx", "runtime", True,
+                                   "static QDQ INT8 calibrated on text (--calibration-text)"),
+    "onnx-fp16": FormatSpec("onnx-fp16", "edgebert.formats.onnx_fp16", "onnx", "runtime", True,
+                            "fp16 weights/compute, fp32 I/O, for GPUs"),
 }
+# Formats the efficiency suite leaves out unless asked for: static INT8 needs the user's calibration text.
+OPT_IN = ("onnx-int8-static",)
 
 
 def installed(spec: FormatSpec) -> bool:

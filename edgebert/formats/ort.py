@@ -35,6 +35,7 @@ class OrtRunner:
                              "Fix: pip install onnxruntime-gpu on a CUDA machine, or use --device cpu")
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.log_severity_level = 3  # errors only: "removing unused initializer" notes are not for users
         if threads:
             opts.intra_op_num_threads = threads
             opts.inter_op_num_threads = 1

@@ -1,0 +1,65 @@
+"""ONNX fp32 + ONNX Runtime's transformer optimizer (Attention, SkipLayerNorm, BiasGelu, EmbedLayerNorm fusions)."""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from edgebert.bundle import Bundle
+from edgebert.errors import ExportError
+from edgebert.formats.base import ExportOptions
+from edgebert.formats.onnx import MODEL_FILE, export_onnx, versions
+from edgebert.formats.ort import OrtRunner
+from edgebert.models import LoadedModel
+
+# The fusions a BERT-family graph should get; a count of 0 means the fusion silently failed.
+EXPECTED_FUSIONS = ("Attention", "SkipLayerNormalization", "BiasGelu", "EmbedLayerNormalization")
+
+
+def heads_and_hidden(model: LoadedModel) -> tuple[int, int]:
+    cfg = model.module.config
+    if cfg.model_type == "distilbert":
+        return int(cfg.n_heads), int(cfg.dim)
+    return int(cfg.num_attention_heads), int(cfg.hidden_size)
+
+
+def optimize(src: Path, dst: Path, model: LoadedModel, *, embed_layer_norm: bool = True) -> dict[str, Any]:
+    """Fuse `src` into `dst`; return fusion counts and which expected fusions are missing.
+
+    EmbedLayerNormalization is left out before quantisation: the quantiser cannot handle it (optimum does the same).
+    """
+    from onnxruntime.transformers import optimizer
+    from onnxruntime.transformers.fusion_options import FusionOptions
+
+    heads, hidden = heads_and_hidden(model)
+    options = FusionOptions("bert")
+    options.enable_embed_layer_norm = embed_layer_norm
+    try:
+        opt = optimizer.optimize_model(str(src), model_type="bert", num_heads=heads, hidden_size=hidden,
+                                       optimization_options=options, opt_level=0, use_gpu=False)
+    except Exception as err:  # noqa: BLE001
+        raise ExportError(f"onnxruntime optimizer failed: {str(err).strip().splitlines()[0][:300]}") from err
+    stats = {k: int(v) for k, v in opt.get_fused_operator_statistics().items() if v}
+    expected = [f for f in EXPECTED_FUSIONS if embed_layer_norm or f != "EmbedLayerNormalization"]
+    gelu = stats.get("BiasGelu", 0) + stats.get("FastGelu", 0) + stats.get("Gelu", 0)
+    missing = [f for f in expected if (gelu if f == "BiasGelu" else stats.get(f, 0)) == 0]
+    opt.save_model_to_file(str(dst), use_external_data_format=False)
+    return {"fusions": stats, "missing_fusions": missing, "fusion_ok": not missing}
+
+
+def export(model: LoadedModel, work: Path, opts: ExportOptions) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="edgebert-onnx-") as tmp:
+        raw = Path(tmp) / "raw.onnx"
+        export_onnx(model, raw, opts.opset)
+        info = optimize(raw, work / MODEL_FILE, model)
+    if not info["fusion_ok"]:
+        import warnings
+
+        warnings.warn(f"ONNX Runtime fusions missing: {', '.join(info['missing_fusions'])} (recorded in the manifest)",
+                      stacklevel=2)
+    return {"model_file": MODEL_FILE, "opset": opts.opset, "exporter": "torch.onnx (TorchScript, eager attention)",
+            "optimizer": info, "versions": versions()}
+
+
+def load(bundle: Bundle, device: str = "cpu", threads: int | None = None) -> OrtRunner:
+    return OrtRunner(bundle.model_file, device, threads)

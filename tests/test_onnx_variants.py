@@ -1,0 +1,141 @@
+"""Optimised and quantised ONNX: fusions recorded, per-CPU presets, the accuracy gate on good and broken artifacts."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgebert.errors import ParityError, UsageError
+from edgebert.export import export
+from edgebert.formats.base import ExportOptions
+from edgebert.formats.onnx_int8 import PRESETS, TARGETS, detect_target
+
+VARIANTS = ("onnx-opt", "onnx-int8", "onnx-fp16", "onnx-int8-static")
+
+
+@pytest.fixture(scope="module")
+def variant_bundles(tiny_bert, tiny_distilbert, tmp_path_factory):
+    root = tmp_path_factory.mktemp("variants")
+    out = {}
+    for name, path in (("bert", tiny_bert), ("distilbert", tiny_distilbert)):
+        out[(name, "onnx")] = export(str(path), "onnx", root / f"{name}-onnx")
+        for fmt in VARIANTS:
+            out[(name, fmt)] = export(str(path), fmt, root / f"{name}-{fmt}")
+    return out
+
+
+@pytest.mark.parametrize("model", ["bert", "distilbert"])
+def test_optimizer_fusions_recorded_and_nonzero(variant_bundles, model):
+    m = variant_bundles[(model, "onnx-opt")]
+    fusions = m["optimizer"]["fusions"]
+    assert fusions["Attention"] == 2 and fusions["SkipLayerNormalization"] == 4  # 2 layers
+    assert fusions["BiasGelu"] == 2 and fusions["EmbedLayerNormalization"] == 1
+    assert m["optimizer"]["fusion_ok"] is True and m["optimizer"]["missing_fusions"] == []
+    assert m["parity"]["max_abs"] < 1e-4 and m["parity"]["gate"] == "max_abs <= 0.0001"
+
+
+@pytest.mark.parametrize("model", ["bert", "distilbert"])
+def test_int8_is_gated_quantised_and_small(variant_bundles, model):
+    m, fp32 = variant_bundles[(model, "onnx-int8")], variant_bundles[(model, "onnx")]
+    q = m["quantization"]
+    assert q["mode"] == "dynamic" and q["target"] == detect_target() and q["per_channel"] is True
+    assert (q["weight_type"], q["reduce_range"]) == PRESETS[q["target"]]
+    assert m["lossy"] is True and m["parity"]["passed"] and m["parity"]["mean_cosine"] >= 0.99
+    assert m["parity"]["gate"].startswith("mean_cosine >= 0.99")
+    # tiny models are mostly embedding table: int8 Gather brings the file near a quarter
+    assert m["files"]["model.onnx"]["bytes"] < 0.30 * fp32["files"]["model.onnx"]["bytes"]
+    assert "EmbedLayerNormalization" not in m["optimizer"]["fusions"]  # the quantiser cannot take it
+
+
+def test_fp16_halves_size_and_keeps_fp32_io(variant_bundles):
+    import onnx
+
+    m, fp32 = variant_bundles[("bert", "onnx-fp16")], variant_bundles[("bert", "onnx")]
+    assert m["files"]["model.onnx"]["bytes"] < 0.55 * fp32["files"]["model.onnx"]["bytes"]
+    assert m["parity"]["mean_cosine"] > 0.999
+    assert m["outputs"][0]["dtype"] == "float32"
+
+
+def test_fp16_graph_has_fp32_io(tiny_bert, tmp_path):
+    import onnx
+
+    export(str(tiny_bert), "onnx-fp16", tmp_path / "b")
+    graph = onnx.load(str(tmp_path / "b" / "model.onnx")).graph
+    assert graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    assert any(i.data_type == onnx.TensorProto.FLOAT16 for i in graph.initializer)
+
+
+def test_static_int8_records_calibration(variant_bundles, tmp_path, tiny_bert):
+    m = variant_bundles[("bert", "onnx-int8-static")]
+    assert m["quantization"]["mode"] == "static QDQ" and m["quantization"]["calibration_samples"] == 20
+    texts = tmp_path / "calib.txt"
+    texts.write_text("a short line\n\nanother calibration sentence\n")
+    m = export(str(tiny_bert), "onnx-int8-static", tmp_path / "s",
+               opts=ExportOptions(calibration_texts=["a short line", "another calibration sentence"]))
+    assert m["quantization"]["calibration_samples"] == 2
+
+
+def test_target_presets(tiny_bert, tmp_path):
+    assert detect_target() in TARGETS
+    m = export(str(tiny_bert), "onnx-int8", tmp_path / "a", opts=ExportOptions(target="avx512"))
+    assert (m["quantization"]["target"], m["quantization"]["reduce_range"]) == ("avx512", True)
+    with pytest.raises(UsageError, match="Unknown --target 'sse4'. Valid: avx2, avx512, avx512-vnni, arm64"):
+        export(str(tiny_bert), "onnx-int8", tmp_path / "b", opts=ExportOptions(target="sse4"))
+    assert not (tmp_path / "b").exists()
+
+
+def _scramble_largest_initializer(path):
+    """Break an exported artifact after the fact: shuffle its largest weight (seeded)."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    init = max(model.graph.initializer, key=lambda t: int(np.prod(t.dims)))
+    arr = numpy_helper.to_array(init).copy()
+    flat = arr.reshape(-1)
+    np.random.default_rng(0).shuffle(flat)
+    init.CopyFrom(numpy_helper.from_array(flat.reshape(arr.shape), init.name))
+    onnx.save(model, str(path))
+
+
+def test_gate_trips_on_broken_artifact_and_leaves_nothing(minilm, tmp_path, monkeypatch):
+    import edgebert.formats.onnx_int8 as int8
+
+    original = int8.export
+
+    def broken_export(model, work, opts):
+        info = original(model, work, opts)
+        _scramble_largest_initializer(work / info["model_file"])
+        return info
+
+    monkeypatch.setattr(int8, "export", broken_export)
+    with pytest.raises(ParityError, match="Parity gate failed: mean cosine") as exc:
+        export(str(minilm), "onnx-int8", tmp_path / "broken")
+    assert exc.value.exit_code == 3 and list(tmp_path.iterdir()) == []
+
+
+def test_minilm_int8_passes_gate_on_real_weights(minilm, tmp_path):
+    import edgebert
+
+    m = export(str(minilm), "onnx-int8", tmp_path / "q")
+    assert m["parity"]["passed"] and m["parity"]["mean_cosine"] >= 0.99
+    assert m["files"]["model.onnx"]["bytes"] < 0.27 * 90_868_376  # the fp32 safetensors size
+    emb = np.array([r["embedding"] for r in edgebert.load(tmp_path / "q").predict([
+        "A man is playing a guitar.", "Someone is strumming a guitar.", "The stock market fell today."])])
+    sims = emb @ emb.T
+    assert sims[0, 1] > sims[0, 2] + 0.3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", ["onnx-opt", "onnx-fp16", "onnx-int8-static"])
+def test_minilm_variants_real_weights(minilm, tmp_path, fmt):
+    m = export(str(minilm), fmt, tmp_path / fmt)
+    assert m["parity"]["passed"] and m["parity"]["mean_cosine"] >= 0.99
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch", ["bert-base-uncased", "distilbert-base-uncased"])
+def test_full_size_graphs_fuse(arch, tmp_path):
+    m = export(arch, "onnx-opt", tmp_path / arch, random_weights=True)
+    layers = 12 if arch.startswith("bert") else 6
+    fusions = m["optimizer"]["fusions"]
+    assert fusions["Attention"] == layers and fusions["SkipLayerNormalization"] == 2 * layers
