@@ -67,6 +67,7 @@ def export(
     target: Optional[str] = typer.Option(None, help="CPU for quantisation presets: avx2|avx512|avx512-vnni|arm64."),
     calibration_text: Optional[Path] = typer.Option(None, help="Text file (one sentence a line) for gates/calibration."),
     allow_flex: bool = typer.Option(False, help="TFLite: allow Flex/Select-TF ops (+100 MB in apps)."),
+    static_shape: bool = typer.Option(False, help="OpenVINO: fix the sequence length to --seq-len (one IR each)."),
     force: bool = typer.Option(False, "--force", help="Replace a non-empty output folder."),
     as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
 ) -> None:
@@ -78,7 +79,7 @@ def export(
     texts = read_text_file(calibration_text) if calibration_text else None
     opts = ExportOptions(opset=opset, atol=atol, min_agreement=min_agreement, min_cosine=min_cosine,
                          seq_lens=_csv_ints(seq_len, "--seq-len"), calibration_texts=texts, target=target,
-                         allow_flex=allow_flex)
+                         allow_flex=allow_flex, static_shape=static_shape)
     name = Path(model.rstrip("/")).name
     dest = out_dir or Path("exported") / f"{name}-{fmt}"
     with err.status(f"Exporting {model} to {fmt}..."):
@@ -122,10 +123,10 @@ def bench(
     batch: str = typer.Option("1", help="Batch sizes, comma-separated."),
     seq: str = typer.Option("128", help="Sequence lengths, comma-separated."),
     threads: int = typer.Option(0, help="Intra-op threads [default: all cores]."),
-    runs: int = typer.Option(50, help="Timed runs, at least (with --min-seconds)."),
-    min_seconds: float = typer.Option(10.0, help="Timed seconds, at least (with --runs)."),
+    runs: Optional[int] = typer.Option(None, help="Timed runs, at least [50; suite 30]."),
+    min_seconds: Optional[float] = typer.Option(None, help="Timed seconds, at least [10; suite 5]."),
     warmup: int = typer.Option(10, help="Untimed warm-up runs."),
-    repeat: int = typer.Option(1, help="Measure every row R times, interleaved (spread across processes)."),
+    repeat: Optional[int] = typer.Option(None, help="Measure every row R times, interleaved [1; suite 2]."),
     device: str = typer.Option("cpu", help="cpu | cuda | tensorrt"),
     random_weights: bool = typer.Option(False, "--random-weights", help="TARGETs are architectures with random weights."),
     task: Optional[str] = typer.Option(None, help="classification | encoder for model TARGETs."),
@@ -144,6 +145,9 @@ def bench(
     if suite is None and not targets:
         raise UsageError("Give one or more TARGETs (bundles or models), or --suite efficiency")
     batches, seqs = _csv_ints(batch, "--batch"), _csv_ints(seq, "--seq")
+    # The suite measures ~10-20 rows: shorter rows, repeated and interleaved, keep it in ~15 min on 2 cores.
+    runs, min_seconds, repeat = (runs or (30 if suite else 50), 5.0 if suite and min_seconds is None else
+                                 (10.0 if min_seconds is None else min_seconds), repeat or (2 if suite else 1))
     cfg = SweepConfig(batches=batches, seq_lens=seqs, threads=threads, device=device, warmup=warmup, min_runs=runs,
                       min_seconds=min_seconds, repeats=repeat, timeout_s=timeout, force=force)
     if suite:
@@ -169,7 +173,8 @@ def _run_suite(cfg, out_dir: Path, fmts, bert, distilbert) -> None:
 
     start = time.time()
     models = {"bert-base-uncased": bert, "distilbert-base-uncased": distilbert}
-    res = run_efficiency(out_dir, cfg, models=models, formats=fmts, log=lambda m: err.print(m, soft_wrap=True))
+    res = run_efficiency(out_dir, cfg, models=models, formats=fmts, sweep_seq_lens=[32],
+                         log=lambda m: err.print(m, soft_wrap=True))
     table, paths = write_report([res.results], out_dir, cfg.batches[0], cfg.seq_lens[0])
     out.print(efficiency_table(table, cfg.batches[0], cfg.seq_lens[0]))
     out.print(f"Suite took {time.time() - start:.0f} s. Wrote {', '.join(str(p) for p in paths)} and {res.results}")
@@ -192,6 +197,94 @@ def report(
     table, paths = write_report(list(results), out_dir, batch, seq)
     out.print(efficiency_table(table, batch, seq))
     out.print("Wrote " + ", ".join(str(p) for p in paths))
+
+
+@app.command()
+def distill(
+    teacher: str = typer.Option(..., help="Teacher: HF model folder or id (BERT or DistilBERT)."),
+    out_dir: Path = typer.Option(..., "--out", "-o", help="Student model folder (HF layout, safetensors)."),
+    objective: Optional[str] = typer.Option(None, help="task | mlm | hidden [task with --task, else hidden]."),
+    task: Optional[str] = typer.Option(None, help="GLUE task of --data: sst2, cola, mrpc, qqp, mnli, qnli, rte, stsb, wnli."),
+    data: Path = typer.Option(..., help="GLUE-format TSV (task) or a text file, one passage a line (mlm/hidden)."),
+    eval_data: Optional[Path] = typer.Option(None, help="Held-out data scored every --eval-every steps."),
+    layers: Optional[int] = typer.Option(None, help="Student layers [half the teacher's]."),
+    layer_map: str = typer.Option("every-other", help="every-other | hf | explicit list such as 0,2,4."),
+    recipe: str = typer.Option("seed", help="seed (T=4, a=0.5) | hf (T=2, a_kd 5, a_mlm 2, a_cos 1)."),
+    temperature: Optional[float] = typer.Option(None, help="Override the recipe's temperature."),
+    alpha_kd: Optional[float] = typer.Option(None, help="Override: soft-target weight."),
+    alpha_ce: Optional[float] = typer.Option(None, help="Override: hard-label weight."),
+    alpha_cos: Optional[float] = typer.Option(None, help="Override: hidden-state cosine weight."),
+    alpha_mlm: Optional[float] = typer.Option(None, help="Override: masked-LM weight."),
+    steps: int = typer.Option(100, help="Optimizer steps."),
+    batch_size: int = typer.Option(16, help="Sequences per optimizer step (all processes)."),
+    grad_accum: int = typer.Option(1, help="Micro-batches per optimizer step."),
+    lr: float = typer.Option(5e-5, help="Peak learning rate (AdamW, linear warm-up then decay)."),
+    warmup_ratio: float = typer.Option(0.1, help="Fraction of steps warming up."),
+    max_len: int = typer.Option(128, help="Truncate inputs to this many tokens."),
+    seed: int = typer.Option(42, help="Seed: weights init, data order, masking, dropout."),
+    eval_every: int = typer.Option(0, help="Evaluate every K steps (0: at the end only, with --eval-data)."),
+    checkpoint_every: int = typer.Option(0, help="Checkpoint every N steps (0: none)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from the last checkpoint of an interrupted run."),
+    skip_bad_rows: bool = typer.Option(False, help="Skip (and count) malformed data rows instead of failing."),
+    device: str = typer.Option("cpu", help="cpu | cuda"),
+    force: bool = typer.Option(False, "--force", help="Replace a non-empty --out."),
+) -> None:
+    """Build a DistilBERT student from TEACHER's layers and train it by knowledge distillation."""
+    from edgebert.distill.losses import get_recipe
+    from edgebert.distill.run import distill as run_distill
+    from edgebert.distill.train import TrainConfig
+
+    rcp = get_recipe(recipe, temperature=temperature, alpha_kd=alpha_kd, alpha_ce=alpha_ce, alpha_cos=alpha_cos,
+                     alpha_mlm=alpha_mlm)
+    cfg = TrainConfig(steps=steps, batch_size=batch_size, grad_accum=grad_accum, lr=lr, warmup_ratio=warmup_ratio,
+                      max_len=max_len, seed=seed, eval_every=eval_every or (steps if eval_data else 0),
+                      checkpoint_every=checkpoint_every, device=device)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("[bold]distill"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.description}"), console=err) as progress:
+        bar = progress.add_task("", total=steps)
+
+        def on_step(step: int, rec: dict) -> None:
+            terms = " ".join(f"{k}={v:.4f}" for k, v in rec.items() if k not in ("step", "lr", "step_s"))
+            progress.update(bar, completed=step, description=terms)
+
+        result = run_distill(teacher, out_dir, objective=objective or ("task" if task else "hidden"), recipe=rcp,
+                             layer_map=layer_map, n_layers=layers, cfg=cfg, task=task, data=data,
+                             eval_data=eval_data, skip_bad_rows=skip_bad_rows, resume=resume, force=force,
+                             on_step=on_step)
+    last = result.history[-1] if result.history else {}
+    out.print(f"Student ({len(result.layer_map)} layers from teacher layers {result.layer_map}): "
+              f"{result.student_parameters / 1e6:.1f}M parameters vs teacher {result.teacher_parameters / 1e6:.1f}M; "
+              f"saved to {result.out}" + (f" (resumed at step {result.resumed_from})" if result.resumed_from else ""))
+    if last:
+        out.print("final: " + ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k != "step"))
+
+
+@app.command(name="eval")
+def eval_cmd(
+    targets: List[str] = typer.Argument(..., help="Models or bundles; the first is the reference for retention."),
+    task: str = typer.Option(..., help="GLUE task: sst2, cola, mrpc, qqp, mnli, qnli, rte, stsb, wnli."),
+    data: Path = typer.Option(..., help="GLUE-format TSV with a header row."),
+    out_path: Optional[Path] = typer.Option(None, "--out", "-o", help="Append eval rows to this JSONL."),
+    skip_bad_rows: bool = typer.Option(False, help="Skip (and count) malformed rows instead of failing."),
+) -> None:
+    """Score models and exported bundles on GLUE-format data; retention relative to the first TARGET."""
+    from rich.table import Table
+
+    from edgebert.bench.rows import append_rows
+    from edgebert.distill.evaluate import evaluate
+
+    rows = evaluate(list(targets), task, data, skip_bad_rows)
+    if out_path:
+        append_rows(out_path, rows)
+    tbl = Table(title=f"{task} on {data} ({rows[0]['rows']} rows)", title_justify="left")
+    for col in ("model", "format", rows[0]["metric"], "other metrics", "retention %"):
+        tbl.add_column(col)
+    for r in rows:
+        others = ", ".join(f"{k} {v:.4f}" for k, v in r["metrics"].items() if k != r["metric"])
+        tbl.add_row(r["model"], r["format"], f"{r['score']:.4f}", others, f"{r['retention_pct']:.1f}")
+    out.print(tbl)
 
 
 @app.command()

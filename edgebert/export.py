@@ -29,10 +29,12 @@ def export_model(model: LoadedModel, fmt_name: str, out: Path, opts: ExportOptio
     fmt = get_format(fmt_name)
     impl = fmt.impl()
     opts = opts or ExportOptions()
-    feeds = parity_batches(model.tokenizer, model.input_names, model.vocab_size, texts)
-    reference = torch_reference(model.module, feeds, model.input_names)
     with staged_dir(out, force) as work:
         info = impl.export(model, work, opts)
+        shapes = info.get("shapes") or {}
+        max_len = max(shapes["seq_lens"]) if shapes.get("static") and shapes.get("seq_lens") else None
+        feeds = parity_batches(model.tokenizer, model.input_names, model.vocab_size, texts, max_len)
+        reference = torch_reference(model.module, feeds, model.input_names)
         if model.tokenizer is not None:
             model.tokenizer.save_pretrained(str(work))
         inputs, outputs = _io_spec(model)

@@ -71,16 +71,23 @@ def random_ids(batch: int, seq_len: int, vocab_size: int, names: list[str], seed
 
 
 def parity_batches(tokenizer: Any | None, names: list[str], vocab_size: int,
-                   texts: list[str] | None = None) -> list[dict[str, np.ndarray]]:
-    """The gate's inputs: two batch sizes x two sequence lengths (real text when a tokenizer exists)."""
+                   texts: list[str] | None = None, max_len: int | None = None) -> list[dict[str, np.ndarray]]:
+    """The gate's inputs: several batch sizes x sequence lengths (real text when a tokenizer exists).
+
+    `max_len` caps the lengths for static-shape artifacts (texts are truncated to it)."""
     batches = []
     texts = texts or SENTENCES
     for batch, seq_len in ((1, 16), (4, 64), (8, None), (len(texts), 128)):
+        if max_len:
+            seq_len = min(seq_len, max_len) if seq_len else None
         if tokenizer is not None:
             chunk = [texts[(i * 3 + batch) % len(texts)] for i in range(batch)]
-            batches.append(tokenize(tokenizer, chunk, seq_len, names))
+            feed = tokenize(tokenizer, chunk, seq_len, names)
+            if max_len and feed["input_ids"].shape[1] > max_len:
+                feed = tokenize(tokenizer, chunk, max_len, names)
+            batches.append(feed)
         else:
-            batches.append(random_ids(batch, seq_len or 48, vocab_size, names, seed=batch))
+            batches.append(random_ids(batch, seq_len or min(48, max_len or 48), vocab_size, names, seed=batch))
     return batches
 
 

@@ -71,28 +71,33 @@ def compare(feeds: list[dict[str, np.ndarray]], reference: list[np.ndarray], act
     )
 
 
-def apply_gate(parity: Parity, *, lossy: bool, atol: float, min_agreement: float, min_cosine: float,
-               random_weights: bool) -> Parity:
-    """Pass or raise ParityError (exit 3). fp32 formats: max-abs <= atol. Lossy: cosine, and agreement on
-    real weights (random-init logits are near-constant, so argmax there is noise, not evidence)."""
+def verdict(parity: Parity, *, lossy: bool, atol: float, min_agreement: float, min_cosine: float,
+            random_weights: bool) -> tuple[bool, str]:
+    """(passed, why-not) without raising; sets parity.gate. fp32 formats: max-abs <= atol. Lossy: mean cosine,
+    and argmax agreement on real weights (random-init logits are near-constant: argmax there is noise)."""
     if not lossy:
         parity.gate = f"max_abs <= {atol:g}"
-        failed = not parity.max_abs <= atol
-        detail = f"max-abs difference {parity.max_abs:.3g} exceeds --atol {atol:g}"
-    else:
-        use_agreement = parity.agreement is not None and not random_weights
-        # Mean cosine, like mean argmax agreement; the per-sample minimum is recorded beside it.
-        parity.gate = f"mean_cosine >= {min_cosine:g}" + (f", agreement >= {min_agreement:g}" if use_agreement else "")
-        bad_cos = not parity.mean_cosine >= min_cosine
-        bad_agree = use_agreement and not (parity.agreement or 0.0) >= min_agreement
-        failed = bad_cos or bad_agree
-        if bad_cos:
-            detail = f"mean cosine {parity.mean_cosine:.4f} < {min_cosine:g} (min {parity.min_cosine:.4f})"
-        elif bad_agree:
-            detail = f"argmax agreement {parity.agreement or 0.0:.1%} < {min_agreement:.0%}"
-    parity.passed = not failed
-    if failed:
-        raise ParityError(f"Parity gate failed: {detail} over {parity.samples} samples; no bundle written")
+        if not parity.max_abs <= atol:
+            return False, f"max-abs difference {parity.max_abs:.3g} exceeds --atol {atol:g}"
+        return True, ""
+    use_agreement = parity.agreement is not None and not random_weights
+    # Mean cosine, like mean argmax agreement; the per-sample minimum is recorded beside it.
+    parity.gate = f"mean_cosine >= {min_cosine:g}" + (f", agreement >= {min_agreement:g}" if use_agreement else "")
+    if not parity.mean_cosine >= min_cosine:
+        return False, f"mean cosine {parity.mean_cosine:.4f} < {min_cosine:g} (min {parity.min_cosine:.4f})"
+    if use_agreement and not (parity.agreement or 0.0) >= min_agreement:
+        return False, f"argmax agreement {parity.agreement or 0.0:.1%} < {min_agreement:.0%}"
+    return True, ""
+
+
+def apply_gate(parity: Parity, *, lossy: bool, atol: float, min_agreement: float, min_cosine: float,
+               random_weights: bool) -> Parity:
+    """Pass, or raise ParityError (exit 3)."""
+    ok, why = verdict(parity, lossy=lossy, atol=atol, min_agreement=min_agreement, min_cosine=min_cosine,
+                      random_weights=random_weights)
+    parity.passed = ok
+    if not ok:
+        raise ParityError(f"Parity gate failed: {why} over {parity.samples} samples; no bundle written")
     return parity
 
 

@@ -46,9 +46,10 @@ class Predictor:
             self._tokenizer = tok
         return self._tokenizer
 
-    def encode(self, texts: list[str]) -> dict[str, np.ndarray]:
-        """Texts -> int64 (B, T) arrays; texts over max_positions are truncated with a TruncationWarning."""
-        encodings = self.tokenizer.encode_batch(list(texts))
+    def encode(self, texts: list[str], pairs: list[str] | None = None) -> dict[str, np.ndarray]:
+        """Texts (and optional second texts) -> int64 (B, T) arrays; over-long input is truncated with a warning."""
+        batch = list(zip(texts, pairs)) if pairs is not None else list(texts)
+        encodings = self.tokenizer.encode_batch(batch)
         cut = sum(1 for e in encodings if e.overflowing)
         if cut:
             warnings.warn(f"{cut} text(s) longer than {self.max_positions} tokens were truncated",

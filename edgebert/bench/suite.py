@@ -79,9 +79,10 @@ def run_efficiency(out_dir: Path, cfg: SweepConfig, *, models: dict[str, str | N
             else:
                 targets.append(Target("bundle", str(dest)))
     sweep = run_sweep(targets, cfg, results, show_progress=show_progress)
-    if sweep_seq_lens:
+    sweep_seq_lens = [s for s in sweep_seq_lens or [] if s not in cfg.seq_lens]
+    if sweep_seq_lens:  # the short sweep: other lengths, one repeat, shorter rows
         extra = SweepConfig(**{**cfg.__dict__, "seq_lens": sweep_seq_lens, "repeats": 1,
-                               "min_seconds": min(cfg.min_seconds, 3.0)})
+                               "min_seconds": min(cfg.min_seconds, 2.0)})
         more = run_sweep(targets, extra, results, show_progress=show_progress)
         sweep = SweepResult(sweep.written + more.written, sweep.skipped + more.skipped)
     return SuiteResult(results, sweep, failures)

@@ -26,6 +26,8 @@ class FormatSpec:
         return importlib.import_module(self.module)
 
 
+_TFLITE_EXPORT = ("torch", "transformers", "litert_torch", "ai_edge_quantizer", "ai_edge_litert")
+
 FORMATS: dict[str, FormatSpec] = {
     "onnx": FormatSpec("onnx", "edgebert.formats.onnx", "onnx", "runtime", False,
                        "ONNX fp32, dynamic batch/sequence"),
@@ -37,6 +39,23 @@ FORMATS: dict[str, FormatSpec] = {
                                    "static QDQ INT8 calibrated on text (--calibration-text)"),
     "onnx-fp16": FormatSpec("onnx-fp16", "edgebert.formats.onnx_fp16", "onnx", "runtime", True,
                             "fp16 weights/compute, fp32 I/O, for GPUs"),
+    "openvino": FormatSpec("openvino", "edgebert.formats.openvino", "openvino", "openvino", False,
+                           "OpenVINO IR fp32 (dynamic, or --static-shape)", "openvino", ("openvino",),
+                           ("torch", "transformers", "onnx", "openvino")),
+    "openvino-fp16": FormatSpec("openvino-fp16", "edgebert.formats.openvino_fp16", "openvino", "openvino", True,
+                                "OpenVINO IR, fp16-compressed weights", "openvino", ("openvino",),
+                                ("torch", "transformers", "onnx", "openvino")),
+    "openvino-int8": FormatSpec("openvino-int8", "edgebert.formats.openvino_int8", "openvino", "openvino", True,
+                                "OpenVINO IR, NNCF post-training INT8 (weights + activations)", "openvino",
+                                ("openvino",), ("torch", "transformers", "onnx", "openvino", "nncf")),
+    "tflite": FormatSpec("tflite", "edgebert.formats.tflite", "tflite", "runtime", False,
+                         "TFLite fp32, static --seq-len, batch 1 (ai-edge-litert)", "ai-edge-litert",
+                         ("ai_edge_litert",), _TFLITE_EXPORT),
+    "tflite-fp16": FormatSpec("tflite-fp16", "edgebert.formats.tflite_fp16", "tflite", "runtime", True,
+                              "TFLite, fp16 weights", "ai-edge-litert", ("ai_edge_litert",), _TFLITE_EXPORT),
+    "tflite-int8": FormatSpec("tflite-int8", "edgebert.formats.tflite_int8", "tflite", "runtime", True,
+                              "TFLite, dynamic-range int8 weights", "ai-edge-litert", ("ai_edge_litert",),
+                              _TFLITE_EXPORT),
 }
 # Formats the efficiency suite leaves out unless asked for: static INT8 needs the user's calibration text.
 OPT_IN = ("onnx-int8-static",)

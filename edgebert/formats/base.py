@@ -22,6 +22,7 @@ class ExportOptions:
     calibration_texts: list[str] | None = None
     target: str | None = None  # CPU ISA for quantisation presets (avx2, avx512, avx512-vnni, arm64)
     allow_flex: bool = False
+    static_shape: bool = False  # OpenVINO: fix the sequence length(s) to seq_lens (static shapes run faster)
 
 
 class Runner(Protocol):
@@ -55,3 +56,23 @@ def check_device(device: str) -> None:
 
     if device not in DEVICES:
         raise UsageError(f"Unknown device '{device}'. Valid: {', '.join(DEVICES)}")
+
+
+def pick_length(lengths: list[int], needed: int) -> int:
+    """The smallest static length that fits `needed` tokens (inputs longer than the largest are refused)."""
+    fitting = [n for n in sorted(lengths) if n >= needed]
+    if not fitting:
+        from edgebert.errors import UsageError
+
+        raise UsageError(f"Input of {needed} tokens is longer than this bundle's largest static length "
+                         f"{max(lengths)}. Fix: re-export with --seq-len {needed} (or more)")
+    return fitting[0]
+
+
+def pad_feed(feed: dict[str, np.ndarray], length: int) -> dict[str, np.ndarray]:
+    """Right-pad every (B, T) input to (B, length) with 0 (pad id, masked out by attention_mask = 0)."""
+    out = {}
+    for name, arr in feed.items():
+        pad = length - arr.shape[1]
+        out[name] = np.pad(arr, ((0, 0), (0, pad))) if pad > 0 else arr
+    return out

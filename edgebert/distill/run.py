@@ -1,0 +1,151 @@
+"""`edgebert distill`: teacher -> DistilBERT student -> trained HF model directory (safetensors + tokenizer)."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from edgebert.distill.losses import Recipe
+from edgebert.distill.train import Distiller, TrainConfig, config_dict
+from edgebert.errors import ModelLoadError, UsageError
+
+
+@dataclass
+class DistillResult:
+    out: Path
+    layer_map: list[int]
+    teacher_parameters: int
+    student_parameters: int
+    history: list[dict[str, float]]
+    resumed_from: int
+
+
+def load_teacher(spec: str, objective: str) -> tuple[Any, Any]:
+    """The teacher as an HF model with the head the objective needs, and its tokenizer."""
+    from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM, AutoModelForSequenceClassification
+
+    from edgebert.models import _load_tokenizer, _require_torch
+
+    _require_torch()
+    path = Path(spec)
+    if not path.exists() and spec.startswith((".", "/", "~")):
+        raise ModelLoadError(f"Teacher path '{spec}' does not exist")
+    try:
+        config = AutoConfig.from_pretrained(spec)
+        cls = {"task": AutoModelForSequenceClassification, "mlm": AutoModelForMaskedLM}.get(objective, AutoModel)
+        teacher = cls.from_pretrained(spec, config=config, trust_remote_code=False,
+                                      **({"add_pooling_layer": False} if objective == "hidden" and
+                                         config.model_type == "bert" else {}))
+    except (OSError, ValueError) as err:
+        raise ModelLoadError(f"Could not load teacher '{spec}': {str(err).strip().splitlines()[0][:300]}") from err
+    tokenizer = _load_tokenizer(spec)
+    if tokenizer is None:
+        raise ModelLoadError(f"Teacher '{spec}' has no tokenizer files; distillation needs one")
+    if objective == "task" and not any("SequenceClassification" in a for a in (config.architectures or [])):
+        raise UsageError(f"Teacher '{spec}' has no classification head; use --objective hidden or mlm")
+    return teacher.eval(), tokenizer
+
+
+def teacher_layers(teacher: Any) -> int:
+    cfg = teacher.config
+    return int(getattr(cfg, "num_hidden_layers", None) or cfg.n_layers)
+
+
+def agreement_eval(teacher: Any, tokenizer: Any, texts: tuple[list[str], list[str] | None], labels: np.ndarray | None,
+                   task: str | None, max_len: int) -> Callable[[Any], dict[str, float]]:
+    """Student vs teacher on held-out rows: argmax agreement (classifiers) or output cosine, plus the task metric."""
+    import torch
+
+    from edgebert.distill.data import glue_metrics
+
+    enc = tokenizer(texts[0], texts[1], padding=True, truncation=True, max_length=max_len, return_tensors="pt")
+    enc.pop("token_type_ids", None)
+    with torch.no_grad():
+        t_out = teacher(**enc)
+    t_main = t_out.logits if hasattr(t_out, "logits") else t_out.last_hidden_state
+
+    def evaluate(student: Any) -> dict[str, float]:
+        with torch.no_grad():
+            s_out = student(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"])
+        s_main = s_out.logits if hasattr(s_out, "logits") else s_out.last_hidden_state
+        if s_main.ndim == 2 and s_main.shape[-1] > 1:
+            result = {"agreement": float((s_main.argmax(-1) == t_main.argmax(-1)).float().mean())}
+            if labels is not None and task:
+                result.update(glue_metrics(task, s_main.numpy(), labels))
+            return result
+        m = enc["attention_mask"].unsqueeze(-1).float()
+        s_pool, t_pool = (s_main * m).sum(1) / m.sum(1), (t_main * m).sum(1) / m.sum(1)
+        return {"cosine": float(torch.nn.functional.cosine_similarity(s_pool, t_pool).mean())}
+
+    return evaluate
+
+
+def distill(teacher_spec: str, out: Path, *, objective: str, recipe: Recipe, layer_map: list[int] | str,
+            n_layers: int | None, cfg: TrainConfig, task: str | None = None, data: Path | None = None,
+            eval_data: Path | None = None, skip_bad_rows: bool = False, resume: bool = False, force: bool = False,
+            on_step: Callable[[int, dict[str, float]], None] | None = None) -> DistillResult:
+    """Build the student from the teacher and train it; the final model lands in `out` only when complete."""
+    import torch
+
+    from edgebert.bundle import check_out_dir
+    from edgebert.distill.data import read_text, read_tsv
+    from edgebert.distill.student import build_student, resolve_layer_map
+
+    if objective not in ("task", "mlm", "hidden"):
+        raise UsageError(f"Unknown objective '{objective}'. Valid: task, mlm, hidden")
+    if objective == "task" and (task is None or data is None):
+        raise UsageError("Task distillation needs --task and --data (a GLUE-format TSV)")
+    if objective != "task" and data is None:
+        raise UsageError("General distillation needs --data (a text file, one passage a line)")
+    work = out.with_name(f".{out.name}.training")  # checkpoints live beside `out` until the run completes
+    if not resume:
+        check_out_dir(out, force)
+        if work.exists() and any((work / "checkpoints").glob("step-*")) and not force:
+            raise UsageError(f"'{work}' holds checkpoints of an interrupted run. Fix: pass --resume, or --force")
+    torch.manual_seed(cfg.seed)
+    teacher, tokenizer = load_teacher(teacher_spec, objective)
+    layers = resolve_layer_map(layer_map, teacher_layers(teacher), n_layers) if isinstance(layer_map, str) else layer_map
+    student, _ = build_student(teacher, layers, {"task": "classification", "mlm": "mlm"}.get(objective, "encoder"))
+    if objective == "task":
+        ds = read_tsv(data, task, skip_bad_rows)
+        texts, labels = (ds.text_a, ds.text_b), ds.labels
+        eval_ds = read_tsv(eval_data, task, skip_bad_rows) if eval_data else None
+        eval_texts, eval_labels = ((eval_ds.text_a, eval_ds.text_b), eval_ds.labels) if eval_ds else (None, None)
+    else:
+        lines = read_text(data)
+        texts, labels = (lines, None), None
+        held = read_text(eval_data) if eval_data else lines[: max(1, min(64, len(lines) // 10))]
+        eval_texts, eval_labels = (held, None), None
+    eval_fn = agreement_eval(teacher, tokenizer, eval_texts, eval_labels, task, cfg.max_len) if eval_texts else None
+    if work.exists() and not resume:
+        import shutil
+
+        shutil.rmtree(work)
+    work.mkdir(parents=True, exist_ok=True)
+    trainer = Distiller(teacher, student, tokenizer, objective, recipe, layers, cfg, work, texts, labels, eval_fn)
+    resumed = trainer.resume() if resume else 0
+    history = trainer.train(on_step)
+    if trainer.rank == 0:
+        _finish(trainer, tokenizer, work, out, force or resume,
+                {**config_dict(cfg, recipe), "teacher": teacher_spec, "objective": objective, "task": task,
+                 "layer_map": layers, "resumed_from": resumed})
+    return DistillResult(out, layers, sum(p.numel() for p in teacher.parameters()),
+                         sum(p.numel() for p in student.parameters()), history, resumed)
+
+
+def _finish(trainer: Distiller, tokenizer: Any, work: Path, out: Path, force: bool, meta: dict[str, Any]) -> None:
+    """save_pretrained (safetensors) + tokenizer into a staged folder, then move it into place."""
+    import shutil
+
+    from edgebert.bundle import staged_dir
+
+    with staged_dir(out, force=True if force else False) as stage:
+        trainer.student.save_pretrained(stage, safe_serialization=True)
+        tokenizer.save_pretrained(stage)
+        (stage / "distillation.json").write_text(json.dumps(meta, indent=2) + "\n")
+        if (work / "train_log.jsonl").is_file():
+            shutil.copy(work / "train_log.jsonl", stage / "train_log.jsonl")
+    shutil.rmtree(work, ignore_errors=True)

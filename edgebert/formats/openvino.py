@@ -1,0 +1,168 @@
+"""OpenVINO IR: fp32, fp16-compressed weights, and INT8 by NNCF post-training quantisation (weights + activations).
+
+Converted from the ONNX export (names and dynamic axes carry over). Dynamic batch/sequence by default;
+`--static-shape --seq-len 128[,256]` fixes the sequence length (one IR per length; faster on CPU) and the
+runner pads to the smallest that fits. Runtime-only: the runner imports openvino and numpy, never torch.
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgebert.bundle import Bundle
+from edgebert.errors import BundleError, ExportError, MissingRuntime, UsageError
+from edgebert.formats.base import ExportOptions, pad_feed, pick_length
+from edgebert.models import LoadedModel
+
+
+def _ov() -> Any:
+    try:
+        import openvino as ov
+    except ImportError as err:
+        raise MissingRuntime("openvino", "openvino") from err
+    return ov
+
+
+def _calibration_feeds(model: LoadedModel, opts: ExportOptions, seq_len: int) -> list[dict[str, np.ndarray]]:
+    from edgebert.inputs import SENTENCES, random_ids, tokenize
+
+    texts = opts.calibration_texts or SENTENCES
+    if model.tokenizer is None:
+        return [random_ids(1, seq_len, model.vocab_size, model.input_names, seed=i) for i in range(len(texts))]
+    return [tokenize(model.tokenizer, [t], seq_len, model.input_names) for t in texts]
+
+
+def _quantize(ov_model: Any, model: LoadedModel, opts: ExportOptions) -> tuple[Any, dict[str, Any]]:
+    """NNCF post-training INT8 (weights and activations); falls back to int8 weight compression if the
+    quantised model misses the accuracy gate on the calibration-independent parity inputs."""
+    import nncf
+
+    from edgebert.inputs import parity_batches
+    from edgebert.parity import compare, torch_reference, verdict
+
+    feeds = _calibration_feeds(model, opts, 128)
+    quantized = nncf.quantize(ov_model, nncf.Dataset(feeds), model_type=nncf.ModelType.TRANSFORMER,
+                              subset_size=len(feeds))
+    check = parity_batches(model.tokenizer, model.input_names, model.vocab_size, opts.calibration_texts)
+    runner = OVRunner.from_model(quantized, "cpu", None)
+    parity = compare(check, torch_reference(model.module, check, model.input_names),
+                     [runner.run(f) for f in check], model.task)
+    ok, why = verdict(parity, lossy=True, atol=opts.atol, min_agreement=opts.min_agreement,
+                      min_cosine=opts.min_cosine, random_weights=model.source.kind == "random")
+    info = {"method": "nncf.quantize (post-training, weights + activations)", "calibration_samples": len(feeds),
+            "model_type": "TRANSFORMER"}
+    if ok:
+        return quantized, info
+    compressed = nncf.compress_weights(ov_model)
+    return compressed, {"method": "nncf.compress_weights (int8 weights only)",
+                        "fallback_reason": f"post-training INT8 missed the gate: {why}"}
+
+
+def export_variant(model: LoadedModel, work: Path, opts: ExportOptions, precision: str) -> dict[str, Any]:
+    """Write model.xml/.bin (or model-sL.xml/.bin per static length) in fp32, fp16 or int8."""
+    ov = _ov()
+    from edgebert.formats.onnx import export_onnx
+
+    with tempfile.TemporaryDirectory(prefix="edgebert-ov-") as tmp:
+        onnx_path = Path(tmp) / "model.onnx"
+        export_onnx(model, onnx_path, opts.opset)
+        try:
+            ov_model = ov.convert_model(str(onnx_path))
+        except Exception as err:  # noqa: BLE001
+            raise ExportError(f"openvino.convert_model failed: {str(err).strip().splitlines()[0][:300]}") from err
+    info: dict[str, Any] = {"precision": precision}
+    if precision == "int8":
+        ov_model, info["quantization"] = _quantize(ov_model, model, opts)
+    lengths = sorted(set(opts.seq_lens)) if opts.static_shape else []
+    files: dict[str, str] = {}
+    for length in lengths or [0]:
+        stem = f"model-s{length}" if length else "model"
+        if length:
+            ov_model.reshape({inp.get_any_name(): ov.PartialShape([-1, length]) for inp in ov_model.inputs})
+        ov.save_model(ov_model, str(work / f"{stem}.xml"), compress_to_fp16=precision == "fp16")
+        files[str(length or "dynamic")] = f"{stem}.xml"
+    model_files = [f for xml in files.values() for f in (xml, xml.replace(".xml", ".bin"))]
+    return {"model_file": next(iter(files.values())), "model_files": model_files,
+            "shapes": {"static": bool(lengths), "seq_lens": lengths, "batch": "dynamic", "files": files},
+            "opset": opts.opset, "exporter": "openvino.convert_model (from the ONNX export)", **info,
+            "versions": {**_versions(), "openvino": ov.get_version()}}
+
+
+def _versions() -> dict[str, str]:
+    from edgebert.formats.onnx import versions
+
+    out = versions()
+    try:
+        import nncf
+
+        out["nncf"] = nncf.__version__
+    except ImportError:
+        pass
+    return out
+
+
+def export(model: LoadedModel, work: Path, opts: ExportOptions) -> dict[str, Any]:
+    return export_variant(model, work, opts, "fp32")
+
+
+class OVRunner:
+    """Compiled once per IR (per static length); threads via INFERENCE_NUM_THREADS, latency hint, f32 math."""
+
+    runtime = "openvino"
+
+    def __init__(self, compiled: dict[int, Any], device: str, version: str) -> None:
+        self.device = device
+        self.runtime_version = version
+        self._compiled = compiled  # length (0 = dynamic) -> compiled model
+        self._requests = {k: c.create_infer_request() for k, c in compiled.items()}
+        first = next(iter(compiled.values()))
+        self.input_names = [i.get_any_name() for i in first.inputs]
+
+    @staticmethod
+    def _config(threads: int | None) -> dict[str, Any]:
+        # f32 precision: OpenVINO's CPU plugin otherwise picks bf16/f16 on CPUs that have it, breaking parity.
+        config: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32"}
+        if threads:
+            config["INFERENCE_NUM_THREADS"] = int(threads)
+        return config
+
+    @classmethod
+    def from_model(cls, ov_model: Any, device: str, threads: int | None) -> "OVRunner":
+        ov = _ov()
+        return cls({0: ov.Core().compile_model(ov_model, "CPU", cls._config(threads))}, device, ov.get_version())
+
+    @classmethod
+    def from_bundle(cls, bundle: Bundle, device: str, threads: int | None) -> "OVRunner":
+        if device != "cpu":
+            raise UsageError(f"The OpenVINO runner runs on cpu here, not '{device}'")
+        ov = _ov()
+        core = ov.Core()
+        shapes = bundle.manifest.get("shapes", {})
+        compiled = {}
+        for key, xml in (shapes.get("files") or {"dynamic": bundle.manifest["model_file"]}).items():
+            try:
+                compiled[0 if key == "dynamic" else int(key)] = core.compile_model(str(bundle.path / xml), "CPU",
+                                                                                   cls._config(threads))
+            except Exception as err:  # noqa: BLE001
+                msg = (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
+                raise BundleError(f"OpenVINO could not load '{bundle.path / xml}': {msg}") from err
+        return cls(compiled, device, ov.get_version())
+
+    def run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
+        seq = next(iter(feed.values())).shape[1]
+        if 0 in self._requests:
+            key, inputs = 0, feed
+        else:
+            key = pick_length(list(self._requests), seq)
+            inputs = pad_feed(feed, key)
+        request = self._requests[key]
+        request.infer({n: inputs[n] for n in self.input_names})
+        out = request.get_output_tensor(0).data.copy()
+        return out[:, :seq] if out.ndim == 3 else out  # encoders: drop the padded positions
+
+
+def load(bundle: Bundle, device: str = "cpu", threads: int | None = None) -> OVRunner:
+    return OVRunner.from_bundle(bundle, device, threads)

@@ -1,0 +1,172 @@
+"""TFLite (LiteRT): fp32, fp16 weights, dynamic-range int8. Converted with litert-torch (builtin ops, no
+TensorFlow); quantised with ai-edge-quantizer; run with ai-edge-litert's interpreter (XNNPACK) alone.
+
+TFLite wants static shapes: one file per `--seq-len`, batch 1; the runner picks the smallest length that fits,
+pads, and runs a batch row by row. Inputs are int32 (LiteRT downcasts int64), named like the model's.
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgebert.bundle import Bundle
+from edgebert.errors import BundleError, ExportError, MissingRuntime, UsageError
+from edgebert.formats.base import ExportOptions, pad_feed, pick_length
+from edgebert.models import LoadedModel
+
+FLEX_PREFIXES = ("Flex", "DELEGATE")
+
+
+def _interpreter_cls() -> Any:
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError as err:
+        raise MissingRuntime("ai-edge-litert", "runtime") from err
+    return Interpreter
+
+
+def _convert(model: LoadedModel, path: Path, seq_len: int) -> None:
+    import torch
+
+    try:
+        import litert_torch
+    except ImportError as err:
+        raise MissingRuntime("litert-torch", "tflite") from err
+    sample = {n: torch.ones((1, seq_len), dtype=torch.long) for n in model.input_names}
+    sample["token_type_ids"] = torch.zeros((1, seq_len), dtype=torch.long)
+    sample = {n: sample[n] for n in model.input_names}
+    try:
+        # kwargs, not args: the signature's inputs then carry the model's input names
+        litert_torch.convert(model.module.eval(), sample_kwargs=sample).export(str(path))
+    except Exception as err:  # noqa: BLE001
+        raise ExportError(f"litert_torch.convert failed: {str(err).strip().splitlines()[0][:300]}") from err
+
+
+def _quantize(src: Path, dst: Path, precision: str) -> dict[str, Any]:
+    from ai_edge_quantizer import quantizer, recipe, recipe_manager
+    from ai_edge_quantizer.algorithm_manager import AlgorithmName
+    from ai_edge_quantizer.qtyping import TFLOperationName
+
+    if precision == "int8":
+        rcp, info = recipe.dynamic_wi8_afp32(), {"method": "ai-edge-quantizer dynamic_wi8_afp32",
+                                                 "weights": "int8 per-channel", "activations": "fp32, int8 at run time"}
+    else:
+        manager = recipe_manager.RecipeManager()
+        manager.add_weight_only_config(regex=".*", operation_name=TFLOperationName.ALL_SUPPORTED, num_bits=16,
+                                       algorithm_key=AlgorithmName.FLOAT_CASTING)
+        rcp, info = manager.get_quantization_recipe(), {"method": "ai-edge-quantizer float_casting",
+                                                        "weights": "fp16", "activations": "fp32"}
+    try:
+        qt = quantizer.Quantizer(str(src))
+        qt.load_quantization_recipe(rcp)
+        qt.quantize(enable_progress_report=False).export_model(str(dst), overwrite=True)
+    except Exception as err:  # noqa: BLE001
+        raise ExportError(f"ai-edge-quantizer failed: {str(err).strip().splitlines()[0][:300]}") from err
+    return info
+
+
+def operators(path: Path) -> list[str]:
+    """The operator set of a .tflite file (builtin names; Flex/custom ops by their names)."""
+    try:
+        interp = _interpreter_cls()(model_path=str(path))
+    except Exception as err:  # noqa: BLE001 - a model needing Flex ops fails to build without the delegate
+        text = str(err)
+        if "Flex" in text or "Select TensorFlow" in text:
+            return ["Flex (Select TF ops)"]
+        raise ExportError(f"ai-edge-litert could not load the converted model: {text.splitlines()[0][:300]}") from err
+    return sorted({op["op_name"] for op in interp._get_ops_details()})
+
+
+def export_variant(model: LoadedModel, work: Path, opts: ExportOptions, precision: str) -> dict[str, Any]:
+    import ai_edge_litert
+
+    files, ops, quant = {}, set(), None
+    for length in sorted(set(opts.seq_lens)):
+        name = f"model-s{length}.tflite"
+        with tempfile.TemporaryDirectory(prefix="edgebert-tflite-") as tmp:
+            fp32 = Path(tmp) / "fp32.tflite"
+            _convert(model, fp32, length)
+            if precision == "fp32":
+                fp32.replace(work / name)
+            else:
+                quant = _quantize(fp32, work / name, precision)
+        ops.update(operators(work / name))
+        files[str(length)] = name
+    flex = sorted(op for op in ops if op.startswith(FLEX_PREFIXES))
+    if flex and not opts.allow_flex:
+        raise ExportError(f"The TFLite model needs Flex/Select-TF ops ({', '.join(flex)}), which add ~100 MB to an "
+                          "app. Fix: pass --allow-flex to accept them")
+    lengths = sorted(set(opts.seq_lens))
+    info: dict[str, Any] = {
+        "model_file": files[str(lengths[0])], "model_files": list(files.values()),
+        "shapes": {"static": True, "seq_lens": lengths, "batch": 1, "files": files},
+        "inputs": [{"name": n, "dtype": "int32", "axes": [1, "sequence (static, per file)"]} for n in model.input_names],
+        "operators": sorted(ops), "flex_ops": flex, "precision": precision,
+        "exporter": "litert-torch", "versions": _versions(ai_edge_litert),
+    }
+    if quant:
+        info["quantization"] = quant
+    return info
+
+
+def _versions(ai_edge_litert: Any) -> dict[str, str]:
+    import importlib.metadata as md
+
+    from edgebert.formats.onnx import versions
+
+    out = {k: v for k, v in versions().items() if k in ("torch", "transformers")}
+    for dist in ("litert-torch", "ai-edge-litert", "ai-edge-quantizer"):
+        try:
+            out[dist] = md.version(dist)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+def export(model: LoadedModel, work: Path, opts: ExportOptions) -> dict[str, Any]:
+    return export_variant(model, work, opts, "fp32")
+
+
+class TFLiteRunner:
+    """One interpreter per static length, built once with XNNPACK and `num_threads`; batch rows run in turn."""
+
+    runtime = "ai-edge-litert"
+
+    def __init__(self, bundle: Bundle, device: str = "cpu", threads: int | None = None) -> None:
+        if device != "cpu":
+            raise UsageError(f"The TFLite runner runs on cpu here, not '{device}'")
+        import importlib.metadata as md
+
+        interpreter = _interpreter_cls()
+        self.device = device
+        self.runtime_version = md.version("ai-edge-litert")
+        self.input_names = bundle.input_names
+        self._runners: dict[int, Any] = {}
+        self._interpreters = []  # keep them alive: signature runners borrow from them
+        for length, name in bundle.manifest["shapes"]["files"].items():
+            try:
+                interp = interpreter(model_path=str(bundle.path / name), num_threads=threads or None)
+            except Exception as err:  # noqa: BLE001
+                msg = (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
+                raise BundleError(f"ai-edge-litert could not load '{bundle.path / name}': {msg}") from err
+            self._interpreters.append(interp)
+            self._runners[int(length)] = interp.get_signature_runner()
+
+    def run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
+        seq = next(iter(feed.values())).shape[1]
+        length = pick_length(list(self._runners), seq)
+        padded = pad_feed(feed, length)
+        runner = self._runners[length]
+        rows = []
+        for b in range(next(iter(feed.values())).shape[0]):
+            out = runner(**{n: padded[n][b:b + 1].astype(np.int32) for n in self.input_names})
+            rows.append(next(iter(out.values())))
+        out = np.concatenate(rows, axis=0)
+        return out[:, :seq] if out.ndim == 3 else out  # encoders: drop the padded positions
+
+
+def load(bundle: Bundle, device: str = "cpu", threads: int | None = None) -> TFLiteRunner:
+    return TFLiteRunner(bundle, device, threads)
