@@ -55,7 +55,7 @@ def test_p50_agrees_with_benchmark_app(benchmark, tmp_path):
            "-nireq", "1", "-api", "sync", "-shape", shape, "-t", "10" if FULL else "3", "-infer_precision", "f32"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
-    theirs = parse_median_ms(out.stdout)
+    theirs = parse_median_ms(out.stdout + out.stderr)
     benchmark.extra_info.update({"edgebert_p50_ms": ours, "benchmark_app_median_ms": theirs, "ratio": ours / theirs,
                                  "seq_len": SEQ, "threads": THREADS, "full_size": FULL})
     print(f"edgebert p50 {ours:.2f} ms vs benchmark_app median {theirs:.2f} ms (ratio {ours / theirs:.3f})")

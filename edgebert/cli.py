@@ -209,6 +209,7 @@ def distill(
     eval_data: Optional[Path] = typer.Option(None, help="Held-out data scored every --eval-every steps."),
     layers: Optional[int] = typer.Option(None, help="Student layers [half the teacher's]."),
     layer_map: str = typer.Option("every-other", help="every-other | hf | explicit list such as 0,2,4."),
+    init: str = typer.Option("teacher", help="teacher (copy mapped layers) | random (the paper's ablation)."),
     recipe: str = typer.Option("seed", help="seed (T=4, a=0.5) | hf (T=2, a_kd 5, a_mlm 2, a_cos 1)."),
     temperature: Optional[float] = typer.Option(None, help="Override the recipe's temperature."),
     alpha_kd: Optional[float] = typer.Option(None, help="Override: soft-target weight."),
@@ -252,7 +253,7 @@ def distill(
         result = run_distill(teacher, out_dir, objective=objective or ("task" if task else "hidden"), recipe=rcp,
                              layer_map=layer_map, n_layers=layers, cfg=cfg, task=task, data=data,
                              eval_data=eval_data, skip_bad_rows=skip_bad_rows, resume=resume, force=force,
-                             on_step=on_step)
+                             init=init, on_step=on_step)
     last = result.history[-1] if result.history else {}
     out.print(f"Student ({len(result.layer_map)} layers from teacher layers {result.layer_map}): "
               f"{result.student_parameters / 1e6:.1f}M parameters vs teacher {result.teacher_parameters / 1e6:.1f}M; "

@@ -32,7 +32,8 @@ def export_model(model: LoadedModel, fmt_name: str, out: Path, opts: ExportOptio
     with staged_dir(out, force) as work:
         info = impl.export(model, work, opts)
         shapes = info.get("shapes") or {}
-        max_len = max(shapes["seq_lens"]) if shapes.get("static") and shapes.get("seq_lens") else None
+        max_len = max(shapes["seq_lens"]) if shapes.get("static") and shapes.get("seq_lens") else model.max_positions
+        max_len = min(max_len, model.max_positions)
         feeds = parity_batches(model.tokenizer, model.input_names, model.vocab_size, texts, max_len)
         reference = torch_reference(model.module, feeds, model.input_names)
         if model.tokenizer is not None:

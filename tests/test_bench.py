@@ -120,3 +120,13 @@ def test_bench_usage_errors(capsys, tmp_path):
     assert res.code == 2 and "Give one or more TARGETs" in res.err
     res = run_cli(capsys, "bench", "bert-base-uncased", "--random-weights", "--device", "npu")
     assert res.code == 2 and "Unknown device 'npu'" in res.err
+
+
+def test_peak_is_not_inherited_from_a_large_parent(tmp_path):
+    """Linux keeps the parent's RSS high-water mark in a child's ru_maxrss across fork+exec; the worker's peak
+    must be its own. The parent here holds 400 MB while the worker holds 200 MB."""
+    ballast = np.ones(400_000_000, dtype=np.uint8)
+    rows, _ = _sweep(tmp_path, "alloc_200mb")
+    assert rows[0]["model_rss_mb"] == pytest.approx(200, rel=0.10)
+    assert rows[0]["peak_rss_mb"] < 400
+    del ballast

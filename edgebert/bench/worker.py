@@ -32,8 +32,18 @@ def rss_mb() -> float:
 
 
 def peak_rss_mb() -> float:
-    """High-water RSS of this process (ru_maxrss is KiB on Linux, bytes on macOS)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    """High-water RSS of this process.
+
+    Linux: VmHWM from /proc/self/status. Not ru_maxrss: Linux carries the parent's high-water mark across
+    fork+exec into it, so a worker spawned by a large parent would report the parent's peak as its own.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024 / MB  # kB
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
     return peak / MB if sys.platform == "darwin" else peak * 1024 / MB
 
 

@@ -86,7 +86,7 @@ def agreement_eval(teacher: Any, tokenizer: Any, texts: tuple[list[str], list[st
 def distill(teacher_spec: str, out: Path, *, objective: str, recipe: Recipe, layer_map: list[int] | str,
             n_layers: int | None, cfg: TrainConfig, task: str | None = None, data: Path | None = None,
             eval_data: Path | None = None, skip_bad_rows: bool = False, resume: bool = False, force: bool = False,
-            on_step: Callable[[int, dict[str, float]], None] | None = None) -> DistillResult:
+            init: str = "teacher", on_step: Callable[[int, dict[str, float]], None] | None = None) -> DistillResult:
     """Build the student from the teacher and train it; the final model lands in `out` only when complete."""
     import torch
 
@@ -100,15 +100,18 @@ def distill(teacher_spec: str, out: Path, *, objective: str, recipe: Recipe, lay
         raise UsageError("Task distillation needs --task and --data (a GLUE-format TSV)")
     if objective != "task" and data is None:
         raise UsageError("General distillation needs --data (a text file, one passage a line)")
+    import os
+
+    rank = int(os.environ.get("RANK", "0"))  # under torchrun only rank 0 touches the file system
     work = out.with_name(f".{out.name}.training")  # checkpoints live beside `out` until the run completes
-    if not resume:
+    if not resume and rank == 0:
         check_out_dir(out, force)
         if work.exists() and any((work / "checkpoints").glob("step-*")) and not force:
             raise UsageError(f"'{work}' holds checkpoints of an interrupted run. Fix: pass --resume, or --force")
     torch.manual_seed(cfg.seed)
     teacher, tokenizer = load_teacher(teacher_spec, objective)
     layers = resolve_layer_map(layer_map, teacher_layers(teacher), n_layers) if isinstance(layer_map, str) else layer_map
-    student, _ = build_student(teacher, layers, {"task": "classification", "mlm": "mlm"}.get(objective, "encoder"))
+    student, _ = build_student(teacher, layers, {"task": "classification", "mlm": "mlm"}.get(objective, "encoder"), init)
     if objective == "task":
         ds = read_tsv(data, task, skip_bad_rows)
         texts, labels = (ds.text_a, ds.text_b), ds.labels
@@ -120,18 +123,25 @@ def distill(teacher_spec: str, out: Path, *, objective: str, recipe: Recipe, lay
         held = read_text(eval_data) if eval_data else lines[: max(1, min(64, len(lines) // 10))]
         eval_texts, eval_labels = (held, None), None
     eval_fn = agreement_eval(teacher, tokenizer, eval_texts, eval_labels, task, cfg.max_len) if eval_texts else None
-    if work.exists() and not resume:
-        import shutil
+    if rank == 0:
+        if work.exists() and not resume:
+            import shutil
 
-        shutil.rmtree(work)
-    work.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(work)
+        work.mkdir(parents=True, exist_ok=True)
     trainer = Distiller(teacher, student, tokenizer, objective, recipe, layers, cfg, work, texts, labels, eval_fn)
     resumed = trainer.resume() if resume else 0
     history = trainer.train(on_step)
     if trainer.rank == 0:
         _finish(trainer, tokenizer, work, out, force or resume,
                 {**config_dict(cfg, recipe), "teacher": teacher_spec, "objective": objective, "task": task,
-                 "layer_map": layers, "resumed_from": resumed})
+                 "layer_map": layers, "init": init, "resumed_from": resumed, "processes": trainer.world,
+                 "rank_weight_digests": trainer.rank_digests})
+    if trainer.world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
+        dist.destroy_process_group()
     return DistillResult(out, layers, sum(p.numel() for p in teacher.parameters()),
                          sum(p.numel() for p in student.parameters()), history, resumed)
 

@@ -144,8 +144,11 @@ def init_from_teacher(student: Any, teacher: Any, layers: list[int]) -> list[str
     return copied
 
 
-def build_student(teacher: Any, layers: list[int], task: str) -> tuple[Any, list[str]]:
-    """A DistilBERT student (ForSequenceClassification, ForMaskedLM, or bare) initialised from the teacher."""
+def build_student(teacher: Any, layers: list[int], task: str, init: str = "teacher") -> tuple[Any, list[str]]:
+    """A DistilBERT student (ForSequenceClassification, ForMaskedLM, or bare) initialised from the teacher's
+    layers, or (`init="random"`, the DistilBERT paper's ablation) left at random initialisation."""
+    if init not in ("teacher", "random"):
+        raise UsageError(f"Unknown --init '{init}'. Valid: teacher, random")
     from transformers import DistilBertForMaskedLM, DistilBertForSequenceClassification, DistilBertModel
 
     num_labels = teacher.config.num_labels if task == "classification" else None
@@ -153,5 +156,5 @@ def build_student(teacher: Any, layers: list[int], task: str) -> tuple[Any, list
     cls = {"classification": DistilBertForSequenceClassification, "mlm": DistilBertForMaskedLM}.get(task, DistilBertModel)
     cfg.architectures = [cls.__name__]
     student = cls(cfg)
-    copied = init_from_teacher(student, teacher, layers)
+    copied = init_from_teacher(student, teacher, layers) if init == "teacher" else []
     return student.eval(), copied

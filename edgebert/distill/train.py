@@ -218,13 +218,14 @@ class Distiller:
     # --- the loop ------------------------------------------------------------------------------------------------
     def train(self, on_step: Callable[[int, dict[str, float]], None] | None = None) -> list[dict[str, float]]:
         torch, cfg = self.torch, self.cfg
-        torch.manual_seed(cfg.seed + self.step)
         history = []
         log_path = self.out / "train_log.jsonl"
         self.student.train()
         while self.step < cfg.steps:
             start = time.perf_counter()
-            gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + self.step)  # masking: same per step
+            # Seeded per step (dropout and masking), so a resumed run repeats exactly what it would have done.
+            torch.manual_seed(cfg.seed * 1_000_003 + self.step)
+            gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + self.step)
             totals: dict[str, float] = {}
             for accum_i in range(cfg.grad_accum):
                 terms = self.losses(self._batch(self._rows(self.step, accum_i)), gen)
@@ -251,7 +252,24 @@ class Distiller:
             if on_step:
                 on_step(self.step, record)
         self.student.eval()
+        self.rank_digests = self._rank_digests()
         return history
+
+    def _rank_digests(self) -> list[str]:
+        """sha256 of the student's weights on every process (DDP must leave them identical)."""
+        import hashlib
+
+        digest = hashlib.sha256()
+        for _, tensor in sorted(self.student.state_dict().items()):
+            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        mine = digest.hexdigest()
+        if self.world == 1:
+            return [mine]
+        import torch.distributed as dist
+
+        gathered: list[Any] = [None] * self.world
+        dist.all_gather_object(gathered, mine)
+        return [str(g) for g in gathered]
 
 
 def config_dict(cfg: TrainConfig, recipe: Recipe) -> dict[str, Any]:
