@@ -23,16 +23,17 @@ def _benchmark_app() -> str | None:
 
 
 def parse_median_ms(output: str) -> float:
-    """The 'Median:' latency that benchmark_app prints in its Latency block."""
-    match = re.search(r"Latency:\s*\n(?:.*\n)*?.*Median:\s*([0-9.]+)\s*ms", output)
+    """The 'Median:' latency that benchmark_app prints in its Latency block (in ms, or us for fast models)."""
+    match = re.search(r"Latency:\s*\n(?:.*\n)*?.*Median:\s*([0-9.]+)\s*(ms|us)", output)
     if not match:
         raise ValueError("no median latency in benchmark_app output")
-    return float(match.group(1))
+    return float(match.group(1)) / (1000.0 if match.group(2) == "us" else 1.0)
 
 
 def test_parse_median():
     text = "[ INFO ] Count: 100\n[ INFO ] Latency:\n[ INFO ]    Median:     12.34 ms\n[ INFO ]    Average: 12.5 ms\n"
     assert parse_median_ms(text) == 12.34
+    assert parse_median_ms(text.replace("12.34 ms", "250.00 us")) == 0.25
 
 
 @pytest.mark.skipif(_benchmark_app() is None, reason="benchmark_app not on PATH")

@@ -195,7 +195,8 @@ def report(
     from edgebert.report import write_report
 
     table, paths = write_report(list(results), out_dir, batch, seq)
-    out.print(efficiency_table(table, batch, seq))
+    if table:
+        out.print(efficiency_table(table, batch, seq))
     out.print("Wrote " + ", ".join(str(p) for p in paths))
 
 

@@ -94,3 +94,12 @@ def parity_batches(tokenizer: Any | None, names: list[str], vocab_size: int,
 def bench_feed(batch: int, seq_len: int, vocab_size: int, names: list[str]) -> dict[str, np.ndarray]:
     """A full (unpadded) batch of random ids: benchmark latency depends on shape only."""
     return random_ids(batch, seq_len, vocab_size, names, seed=1234, ragged=False)
+
+
+def calibration_feeds(tokenizer: Any | None, names: list[str], vocab_size: int, texts: list[str] | None,
+                      seq_len: int = 128) -> list[dict[str, np.ndarray]]:
+    """One batch-1 feed per calibration sentence (the user's file, or SENTENCES); random ids without a tokenizer."""
+    texts = texts or SENTENCES
+    if tokenizer is None:
+        return [random_ids(1, seq_len, vocab_size, names, seed=i) for i in range(len(texts))]
+    return [tokenize(tokenizer, [t], seq_len, names) for t in texts]

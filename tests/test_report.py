@@ -71,3 +71,17 @@ def test_report_command_writes_markdown_and_charts(capsys, tmp_path):
         assert (tmp_path / "rep" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     res = run_cli(capsys, "report", tmp_path / "missing.jsonl", "--out", tmp_path / "rep2")
     assert res.code == 2 and "does not exist" in res.err
+
+
+def test_eval_rows_get_an_accuracy_section(capsys, tmp_path):
+    rows = [{"kind": "eval", "model": "teacher", "format": "pytorch", "task": "sst2", "metric": "accuracy",
+             "score": 0.9, "retention_pct": 100.0, "reference": "/m/teacher", "metrics": {"accuracy": 0.9}},
+            {"kind": "eval", "model": "student", "format": "onnx-int8", "task": "sst2", "metric": "accuracy",
+             "score": 0.87, "retention_pct": 96.7, "reference": "/m/teacher", "metrics": {"accuracy": 0.87}}]
+    f = tmp_path / "eval.jsonl"
+    f.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    res = run_cli(capsys, "report", f, "--out", tmp_path / "rep")
+    assert res.code == 0, res.err
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert "| sst2 | student | onnx-int8 | accuracy | 0.8700 | 96.7 | teacher | 93.5 | 91.3 |" in md
+    assert (tmp_path / "rep" / "accuracy.png").read_bytes()[:4] == b"\x89PNG"

@@ -2,10 +2,11 @@
 Static (QDQ): weights and activations, calibrated on text; the gate matters most there."""
 from __future__ import annotations
 
+import contextlib
 import platform
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -54,15 +55,21 @@ def _preset(target: str | None) -> tuple[str, str, bool]:
     return target, weight_type, reduce_range
 
 
+@contextlib.contextmanager
+def fused_graph(model: LoadedModel, opts: ExportOptions) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """Export + ORT fusions without EmbedLayerNorm (the quantisers cannot take it), in a temporary folder."""
+    with tempfile.TemporaryDirectory(prefix="edgebert-onnx-") as tmp:
+        raw, fused = Path(tmp) / "raw.onnx", Path(tmp) / "fused.onnx"
+        export_onnx(model, raw, opts.opset)
+        yield fused, optimize(raw, fused, model, embed_layer_norm=False)
+
+
 def export(model: LoadedModel, work: Path, opts: ExportOptions) -> dict[str, Any]:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     target, weight_type, reduce_range = _preset(opts.target)
-    with tempfile.TemporaryDirectory(prefix="edgebert-onnx-") as tmp:
-        raw, fused = Path(tmp) / "raw.onnx", Path(tmp) / "fused.onnx"
-        export_onnx(model, raw, opts.opset)
-        info = optimize(raw, fused, model, embed_layer_norm=False)
+    with fused_graph(model, opts) as (fused, info):
         try:
             with quiet_root_logger():
                 quantize_dynamic(str(fused), str(work / MODEL_FILE), weight_type=getattr(QuantType, weight_type),
@@ -93,17 +100,10 @@ def export_static(model: LoadedModel, work: Path, opts: ExportOptions) -> dict[s
     """QDQ static quantisation (int8 weights and activations) calibrated on the user's text."""
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
-    from edgebert.inputs import SENTENCES, random_ids, tokenize
+    from edgebert.inputs import calibration_feeds
 
-    texts = opts.calibration_texts or SENTENCES
-    if model.tokenizer is not None:
-        feeds = [tokenize(model.tokenizer, [t], 128, model.input_names) for t in texts]
-    else:
-        feeds = [random_ids(1, 128, model.vocab_size, model.input_names, seed=i) for i in range(len(texts))]
-    with tempfile.TemporaryDirectory(prefix="edgebert-onnx-") as tmp:
-        raw, fused = Path(tmp) / "raw.onnx", Path(tmp) / "fused.onnx"
-        export_onnx(model, raw, opts.opset)
-        info = optimize(raw, fused, model, embed_layer_norm=False)
+    feeds = calibration_feeds(model.tokenizer, model.input_names, model.vocab_size, opts.calibration_texts)
+    with fused_graph(model, opts) as (fused, info):
         try:
             with quiet_root_logger():
                 quantize_static(str(fused), str(work / MODEL_FILE), _TextReader(feeds), quant_format=QuantFormat.QDQ,

@@ -26,24 +26,15 @@ def _ov() -> Any:
     return ov
 
 
-def _calibration_feeds(model: LoadedModel, opts: ExportOptions, seq_len: int) -> list[dict[str, np.ndarray]]:
-    from edgebert.inputs import SENTENCES, random_ids, tokenize
-
-    texts = opts.calibration_texts or SENTENCES
-    if model.tokenizer is None:
-        return [random_ids(1, seq_len, model.vocab_size, model.input_names, seed=i) for i in range(len(texts))]
-    return [tokenize(model.tokenizer, [t], seq_len, model.input_names) for t in texts]
-
-
 def _quantize(ov_model: Any, model: LoadedModel, opts: ExportOptions) -> tuple[Any, dict[str, Any]]:
     """NNCF post-training INT8 (weights and activations); falls back to int8 weight compression if the
     quantised model misses the accuracy gate on the calibration-independent parity inputs."""
     import nncf
 
-    from edgebert.inputs import parity_batches
+    from edgebert.inputs import calibration_feeds, parity_batches
     from edgebert.parity import compare, torch_reference, verdict
 
-    feeds = _calibration_feeds(model, opts, 128)
+    feeds = calibration_feeds(model.tokenizer, model.input_names, model.vocab_size, opts.calibration_texts)
     quantized = nncf.quantize(ov_model, nncf.Dataset(feeds), model_type=nncf.ModelType.TRANSFORMER,
                               subset_size=len(feeds))
     check = parity_batches(model.tokenizer, model.input_names, model.vocab_size, opts.calibration_texts)
