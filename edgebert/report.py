@@ -141,6 +141,13 @@ def markdown(rows: list[dict[str, Any]], table: list[TableRow], batch: int, seq_
     return "\n".join(lines)
 
 
+SHORT_NAMES = {"bert-base-uncased": "BERT-base", "distilbert-base-uncased": "DistilBERT"}
+
+
+def _label(t: TableRow) -> str:
+    return f"{SHORT_NAMES.get(t.model, t.model[:18])} {t.format}"
+
+
 def plot(table: list[TableRow], out_dir: Path) -> list[Path]:
     """Three bar charts (latency and memory relative to BERT-base, size in MB), one bar series per device."""
     import matplotlib
@@ -148,7 +155,7 @@ def plot(table: list[TableRow], out_dir: Path) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels = list(dict.fromkeys(f"{t.model}\n{t.format}" for t in table))
+    labels = list(dict.fromkeys(_label(t) for t in table))
     groups = sorted({t.group for t in table})
     seed = reference()["efficiency_seed"]["DistilBERT"]
     paths = []
@@ -157,16 +164,17 @@ def plot(table: list[TableRow], out_dir: Path) -> list[Path]:
         ("memory", "memory_rel", "model memory (BERT-base PyTorch = 100)", seed["memory"]),
         ("size", "size_mb", "size (MB)", seed["size_mb"]),
     ):
-        fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(labels) + 2), 4.5))
+        fig, ax = plt.subplots(figsize=(max(6.0, 0.55 * len(labels) + 2), 4.8))
         width = 0.8 / max(1, len(groups))
         for gi, group in enumerate(groups):
-            values = {f"{t.model}\n{t.format}": getattr(t, attr) for t in table if t.group == group}
+            values = {_label(t): getattr(t, attr) for t in table if t.group == group}
             xs = [i + gi * width for i in range(len(labels))]
             ys = [values.get(lbl) or 0.0 for lbl in labels]
             bars = ax.bar(xs, ys, width=width, label=group[:60])
             ax.bar_label(bars, fmt="%.0f", fontsize=7)
         ax.axhline(seed_value, color="grey", linestyle="--", linewidth=1, label=f"seed DistilBERT ({seed_value})")
-        ax.set_xticks([i + width * (len(groups) - 1) / 2 for i in range(len(labels))], labels, fontsize=7)
+        ax.set_xticks([i + width * (len(groups) - 1) / 2 for i in range(len(labels))], labels, fontsize=7,
+                      rotation=45 if len(labels) > 8 else 0, ha="right" if len(labels) > 8 else "center")
         ax.set_ylabel(ylabel)
         ax.set_title(f"{name} ({'measured' if attr != 'size_mb' else 'file size'})")
         ax.legend(fontsize=7)
