@@ -17,7 +17,8 @@ from edgebert.errors import EdgebertError, UsageError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Take a distilled BERT student to edge targets and prove what it gains over BERT-base.")
-err = Console(stderr=True, highlight=False)
+# markup off for messages: "pip install 'edgebert[onnx]'" must not be eaten as a rich tag
+err = Console(stderr=True, highlight=False, markup=False)
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 220)
 _state = {"verbose": False}
 
@@ -100,7 +101,7 @@ def predict(
     device: str = typer.Option("cpu", help="cpu | cuda | tensorrt"),
     threads: Optional[int] = typer.Option(None, help="Intra-op threads [default: the runtime's]."),
 ) -> None:
-    """Run a bundle on TEXTs and print JSON (labels + scores, or pooled embeddings). Needs only edgebert[runtime]."""
+    """Run a bundle on TEXTs and print JSON (labels + scores, or pooled embeddings). Needs only the runtime extra."""
     from edgebert.runtime import TruncationWarning, load
 
     predictor = load(bundle, device=device, threads=threads)
@@ -295,8 +296,8 @@ def formats() -> None:
     from edgebert.formats import FORMATS
 
     for spec in FORMATS.values():
-        out.print(f"{spec.name:18} {spec.description}  [export: edgebert[{spec.export_extra}], "
-                  f"run: edgebert[{spec.runtime_extra}]]")
+        out.print(f"{spec.name:18} {spec.description}  (export: edgebert[{spec.export_extra}], "
+                  f"run: edgebert[{spec.runtime_extra}])", markup=False)
 
 
 def _parser_exceptions() -> tuple[tuple[type, ...], tuple[type, ...], tuple[type, ...]]:

@@ -120,3 +120,18 @@ def test_long_text_is_truncated_with_warning(capsys, bundle_copy):
     assert res.code == 0
     assert "warning: 1 text(s) longer than 512 tokens were truncated" in res.err
     assert len(json.loads(res.out)["results"]) == 2
+
+
+def test_messages_keep_square_brackets(capsys, monkeypatch, tmp_path):
+    """rich markup must not eat "edgebert[onnx]" out of a fix hint."""
+    import edgebert.export as export_mod
+    from edgebert.errors import MissingRuntime
+
+    def missing(*a, **k):
+        raise MissingRuntime("torch", "onnx")
+
+    monkeypatch.setattr(export_mod, "export", missing)
+    res = run_cli(capsys, "export", "x", "--out", tmp_path / "o")
+    assert res.code == 1 and "Fix: pip install 'edgebert[onnx]'" in res.err
+    res = run_cli(capsys, "formats")
+    assert "(export: edgebert[onnx], run: edgebert[runtime])" in res.out
