@@ -34,8 +34,11 @@ def export_model(model: LoadedModel, fmt_name: str, out: Path, opts: ExportOptio
         shapes = info.get("shapes") or {}
         max_len = max(shapes["seq_lens"]) if shapes.get("static") and shapes.get("seq_lens") else model.max_positions
         max_len = min(max_len, model.max_positions)
-        feeds = parity_batches(model.tokenizer, model.input_names, model.vocab_size, texts, max_len)
-        reference = torch_reference(model.module, feeds, model.input_names)
+        key = ("parity", tuple(texts or ()), max_len)
+        if key not in model.cache:
+            feeds = parity_batches(model.tokenizer, model.input_names, model.vocab_size, texts, max_len)
+            model.cache[key] = (feeds, torch_reference(model.module, feeds, model.input_names))
+        feeds, reference = model.cache[key]
         if model.tokenizer is not None:
             model.tokenizer.save_pretrained(str(work))
         inputs, outputs = _io_spec(model)

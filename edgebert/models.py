@@ -46,6 +46,7 @@ class LoadedModel:
     max_positions: int
     vocab_size: int
     labels: list[str] = field(default_factory=list)
+    cache: dict[Any, Any] = field(default_factory=dict, repr=False)  # per-process: ONNX trace, parity reference
 
     @property
     def parameters(self) -> int:

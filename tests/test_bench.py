@@ -130,3 +130,26 @@ def test_peak_is_not_inherited_from_a_large_parent(tmp_path):
     assert rows[0]["model_rss_mb"] == pytest.approx(200, rel=0.10)
     assert rows[0]["peak_rss_mb"] < 400
     del ballast
+
+
+def test_efficiency_suite_end_to_end(tiny_bert, tmp_path):
+    """Exports (all formats of a model in one process), PyTorch + bundle rows, and the report."""
+    import json as _json
+
+    from edgebert.bench.suite import run_efficiency
+    from edgebert.report import write_report
+
+    cfg = SweepConfig(**FAST)
+    res = run_efficiency(tmp_path, cfg, models={"tiny": str(tiny_bert)}, formats=["onnx", "onnx-int8"],
+                         show_progress=False, log=lambda m: None)
+    assert res.export_failures == {}
+    rows = read_rows(res.results)
+    assert sorted((r["format"], r["status"]) for r in rows) == [("onnx", "ok"), ("onnx-int8", "ok"), ("pytorch", "ok")]
+    for fmt in ("onnx", "onnx-int8"):
+        manifest = _json.loads((tmp_path / "bundles" / f"tiny-{fmt}" / "manifest.json").read_text())
+        assert manifest["parity"]["passed"]
+    table, paths = write_report([res.results], tmp_path, batch=1, seq_len=128)
+    assert {t.format for t in table} == {"pytorch", "onnx", "onnx-int8"}
+    again = run_efficiency(tmp_path, cfg, models={"tiny": str(tiny_bert)}, formats=["onnx", "onnx-int8"],
+                           show_progress=False, log=lambda m: None)
+    assert again.sweep.written == [] and again.sweep.skipped == 3  # resumable: bundles reused, rows skipped

@@ -52,6 +52,34 @@ def export_bundle(model: str, random_weights: bool, fmt: str, dest: Path, force:
     return None
 
 
+def export_model_formats(model: str, random_weights: bool, dests: dict[str, Path], force: bool,
+                         timeout_s: float) -> dict[str, str | None]:
+    """All formats of one model in one child process (shared build, reference and ONNX trace); formats a crash
+    left unfinished are retried one process each."""
+    import json
+    import tempfile
+
+    todo = {f: d for f, d in dests.items() if force or not (d / MANIFEST).is_file()}
+    results: dict[str, str | None] = {f: None for f in dests if f not in todo}
+    if not todo:
+        return results
+    with tempfile.TemporaryDirectory(prefix="edgebert-export-") as tmp:
+        result_path = Path(tmp) / "result.json"
+        spec = {"model": model, "random_weights": random_weights, "result_path": str(result_path),
+                "outputs": {f: str(d) for f, d in todo.items()}}
+        try:
+            subprocess.run([sys.executable, "-m", "edgebert.bench.export_worker"], input=json.dumps(spec), text=True,
+                           capture_output=True, timeout=timeout_s * len(todo))
+        except subprocess.TimeoutExpired:
+            pass
+        done = json.loads(result_path.read_text()) if result_path.is_file() else {}
+    results.update(done)
+    for fmt in todo:
+        if fmt not in done:  # the shared process died before this one: isolate it
+            results[fmt] = export_bundle(model, random_weights, fmt, todo[fmt], True, timeout_s)
+    return results
+
+
 def run_efficiency(out_dir: Path, cfg: SweepConfig, *, models: dict[str, str | None] | None = None,
                    formats: list[str] | None = None, sweep_seq_lens: list[int] | None = None,
                    show_progress: bool = True, log: Any = print) -> SuiteResult:
@@ -65,10 +93,11 @@ def run_efficiency(out_dir: Path, cfg: SweepConfig, *, models: dict[str, str | N
     for arch, real in models.items():
         spec, random_weights = (real, False) if real else (arch, True)
         targets.append(Target("model", spec, random_weights))
-        for fmt in fmts:
-            dest = bundles_dir / f"{arch}-{fmt}"
-            log(f"export {arch} -> {fmt}")
-            error = export_bundle(spec, random_weights, fmt, dest, cfg.force, cfg.timeout_s)
+        dests = {fmt: bundles_dir / f"{arch}-{fmt}" for fmt in fmts}
+        log(f"export {arch} -> {', '.join(fmts)}")
+        errors = export_model_formats(spec, random_weights, dests, cfg.force, cfg.timeout_s)
+        for fmt, dest in dests.items():
+            error = errors.get(fmt)
             if error:
                 failures[f"{arch}/{fmt}"] = error
                 log(f"  failed: {error}")

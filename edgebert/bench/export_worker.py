@@ -1,0 +1,40 @@
+"""Export several formats of one model in one process: `python -m edgebert.bench.export_worker < spec.json`.
+
+The efficiency suite's exports: the model is built once, its PyTorch parity reference computed once and its
+ONNX trace shared by the ONNX-derived formats. One process per model keeps peak memory to one model's
+(STACK: all models in one process peaked at 13 GB). Writes {format: error line or null} to spec["result_path"].
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def main() -> None:
+    spec = json.loads(sys.stdin.read())
+    from edgebert.cli import _quiet_libraries
+
+    _quiet_libraries()
+    from edgebert.errors import EdgebertError
+    from edgebert.export import export_model
+    from edgebert.formats.base import ExportOptions
+    from edgebert.models import load_model
+
+    results: dict[str, str | None] = {}
+    result_path = Path(spec["result_path"])
+    model = load_model(spec["model"], random_weights=spec["random_weights"])
+    model.cache["keep_onnx"] = True
+    for fmt, out in spec["outputs"].items():
+        try:
+            export_model(model, fmt, Path(out), ExportOptions(), force=True)
+            results[fmt] = None
+        except EdgebertError as err:
+            results[fmt] = str(err)
+        except Exception as err:  # noqa: BLE001 - one format's failure must not stop the others
+            results[fmt] = f"{type(err).__name__}: {(str(err).strip().splitlines() or [''])[0][:300]}"
+        result_path.write_text(json.dumps(results))  # after each format: a crash keeps what finished
+
+
+if __name__ == "__main__":
+    main()
