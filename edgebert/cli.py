@@ -20,12 +20,10 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 # markup off for messages: "pip install 'edgebert[onnx]'" must not be eaten as a rich tag
 err = Console(stderr=True, highlight=False, markup=False)
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 220)
-_state = {"verbose": False}
 
 
 @app.callback()
 def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Show tracebacks and library logs.")) -> None:
-    _state["verbose"] = verbose
     if verbose:
         logging.getLogger("edgebert").setLevel(logging.DEBUG)
     else:

