@@ -47,7 +47,6 @@ def test_int8_is_gated_quantised_and_small(variant_bundles, model):
 
 
 def test_fp16_halves_size_and_keeps_fp32_io(variant_bundles):
-    import onnx
 
     m, fp32 = variant_bundles[("bert", "onnx-fp16")], variant_bundles[("bert", "onnx")]
     assert m["files"]["model.onnx"]["bytes"] < 0.55 * fp32["files"]["model.onnx"]["bytes"]
