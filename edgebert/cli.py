@@ -13,7 +13,7 @@ from typing import List, Optional
 import typer
 from rich.console import Console
 
-from edgebert.errors import EdgebertError, UsageError
+from edgebert.errors import EdgebertError, UsageError, first_line
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Take a distilled BERT student to edge targets and prove what it gains over BERT-base.")
@@ -347,7 +347,7 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # noqa: BLE001 - the boundary: never a raw traceback unless --verbose
         if verbose:
             traceback.print_exc()
-        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        first = first_line(exc)
         err.print(f"error: unexpected {type(exc).__name__}: {first} (rerun with --verbose for the traceback)", soft_wrap=True)
         code = 1
     sys.exit(code or 0)

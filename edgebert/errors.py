@@ -2,6 +2,12 @@
 from __future__ import annotations
 
 
+def first_line(err: BaseException, limit: int = 300) -> str:
+    """The first non-empty line of an exception's message (its type name when the message is empty)."""
+    lines = [ln for ln in str(err).strip().splitlines() if ln.strip()]
+    return (lines[0] if lines else type(err).__name__)[:limit]
+
+
 class EdgebertError(Exception):
     """A failure the user can fix; `str(err)` is the one-line message."""
 

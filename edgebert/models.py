@@ -11,7 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from edgebert.errors import MissingRuntime, ModelLoadError, UsageError
+from edgebert.errors import MissingRuntime, ModelLoadError, UsageError, first_line
 
 ARCHITECTURES = ("bert-base-uncased", "distilbert-base-uncased")
 TASKS = ("classification", "encoder")
@@ -117,28 +117,25 @@ def packaged_tokenizer() -> Any:
     )
 
 
-class _SingleOutput:
-    """Mixin-free factory: wrap an HF model so forward(ids, mask[, types]) returns exactly one tensor."""
+def _single_output(hf_model: Any, task: str) -> Any:
+    """Wrap an HF model so forward(ids, mask[, types]) returns exactly one tensor (logits or hidden states)."""
+    import torch
 
-    @staticmethod
-    def wrap(hf_model: Any, task: str, input_names: list[str]) -> Any:
-        import torch
+    class Wrapped(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.hf = hf_model
 
-        class Wrapped(torch.nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.hf = hf_model
+        def forward(self, input_ids, attention_mask, token_type_ids=None):  # (B, T) int64 each
+            kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}
+            if token_type_ids is not None:
+                kwargs["token_type_ids"] = token_type_ids
+            out = self.hf(**kwargs)
+            return out.logits if task == "classification" else out.last_hidden_state
 
-            def forward(self, input_ids, attention_mask, token_type_ids=None):  # (B, T) int64 each
-                kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}
-                if token_type_ids is not None:
-                    kwargs["token_type_ids"] = token_type_ids
-                out = self.hf(**kwargs)
-                return out.logits if task == "classification" else out.last_hidden_state
-
-        wrapped = Wrapped().eval()
-        wrapped.config = hf_model.config
-        return wrapped
+    wrapped = Wrapped().eval()
+    wrapped.config = hf_model.config
+    return wrapped
 
 
 def _task_from_config(config: Any) -> str:
@@ -166,7 +163,7 @@ def _finish(hf_model: Any, tokenizer: Any, task: str, source: ModelSource) -> Lo
     labels = [config.id2label[i] for i in range(config.num_labels)] if task == "classification" else []
     source.model_type = config.model_type
     return LoadedModel(
-        module=_SingleOutput.wrap(hf_model, task, input_names),
+        module=_single_output(hf_model, task),
         tokenizer=tokenizer,
         task=task,
         source=source,
@@ -233,7 +230,7 @@ def _load_dir(path: Path, task: str | None) -> LoadedModel:
         task = task or _task_from_config(config)
         hf_model = _from_pretrained(str(path), task, config)
     except (OSError, ValueError, RuntimeError, KeyError) as err:
-        raise ModelLoadError(f"Could not load the model in '{path}': {_first_line(err)}") from err
+        raise ModelLoadError(f"Could not load the model in '{path}': {first_line(err)}") from err
     return _finish(hf_model, _load_tokenizer(str(path)), task, ModelSource(str(path), "dir", sha256_files(weights)))
 
 
@@ -246,7 +243,7 @@ def _load_hub(spec: str, task: str | None) -> LoadedModel:
         task = task or _task_from_config(config)
         hf_model = _from_pretrained(spec, task, config)
     except (OSError, ValueError) as err:
-        raise ModelLoadError(f"Could not load '{spec}' from the Hugging Face hub or its cache ({_first_line(err)}). "
+        raise ModelLoadError(f"Could not load '{spec}' from the Hugging Face hub or its cache ({first_line(err)}). "
                              "Fix: pass a local model directory, or --random-weights for an architecture") from err
     return _finish(hf_model, _load_tokenizer(spec), task, ModelSource(spec, "hub", _hub_sha(spec)))
 
@@ -286,6 +283,3 @@ def _hub_sha(spec: str) -> str:
         return "unknown"
 
 
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip().splitlines()
-    return text[0] if text else type(err).__name__

@@ -135,3 +135,11 @@ def test_messages_keep_square_brackets(capsys, monkeypatch, tmp_path):
     assert res.code == 1 and "Fix: pip install 'edgebert[onnx]'" in res.err
     res = run_cli(capsys, "formats")
     assert "(export: edgebert[onnx], run: edgebert[runtime])" in res.out
+
+
+def test_first_line_of_any_exception():
+    from edgebert.errors import first_line
+
+    assert first_line(RuntimeError("")) == "RuntimeError"  # an empty message must not raise IndexError
+    assert first_line(ValueError("\n  bad input\nmore detail")) == "bad input"
+    assert first_line(OSError("x" * 500)) == "x" * 300

@@ -6,6 +6,8 @@ ONNX trace shared by the ONNX-derived formats. One process per model keeps peak 
 """
 from __future__ import annotations
 
+from edgebert.errors import first_line
+
 import json
 import sys
 from pathlib import Path
@@ -32,7 +34,7 @@ def main() -> None:
         except EdgebertError as err:
             results[fmt] = str(err)
         except Exception as err:  # noqa: BLE001 - one format's failure must not stop the others
-            results[fmt] = f"{type(err).__name__}: {(str(err).strip().splitlines() or [''])[0][:300]}"
+            results[fmt] = f"{type(err).__name__}: {first_line(err)}"
         result_path.write_text(json.dumps(results))  # after each format: a crash keeps what finished
 
 

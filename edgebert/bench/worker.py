@@ -5,6 +5,8 @@ writes one row to `spec["result_path"]`. A crash (even os.abort) leaves no file;
 """
 from __future__ import annotations
 
+from edgebert.errors import first_line
+
 import datetime as dt
 import gc
 import importlib
@@ -134,7 +136,7 @@ def main() -> None:
     try:
         row = run_row(spec)
     except Exception as exc:  # noqa: BLE001 - any failure becomes a failed row, the sweep goes on
-        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        first = first_line(exc)
         row = {**machine_fields(spec), "status": "failed", "reason": f"{type(exc).__name__}: {first}"}
     tmp = result_path.with_suffix(".tmp")
     tmp.write_text(json.dumps(row))

@@ -10,7 +10,7 @@ import numpy as np
 
 from edgebert.distill.losses import Recipe
 from edgebert.distill.train import Distiller, TrainConfig, config_dict
-from edgebert.errors import ModelLoadError, UsageError
+from edgebert.errors import ModelLoadError, UsageError, first_line
 
 
 @dataclass
@@ -40,7 +40,7 @@ def load_teacher(spec: str, objective: str) -> tuple[Any, Any]:
                                       **({"add_pooling_layer": False} if objective == "hidden" and
                                          config.model_type == "bert" else {}))
     except (OSError, ValueError) as err:
-        raise ModelLoadError(f"Could not load teacher '{spec}': {str(err).strip().splitlines()[0][:300]}") from err
+        raise ModelLoadError(f"Could not load teacher '{spec}': {first_line(err)}") from err
     tokenizer = _load_tokenizer(spec)
     if tokenizer is None:
         raise ModelLoadError(f"Teacher '{spec}' has no tokenizer files; distillation needs one")
@@ -152,7 +152,7 @@ def _finish(trainer: Distiller, tokenizer: Any, work: Path, out: Path, force: bo
 
     from edgebert.bundle import staged_dir
 
-    with staged_dir(out, force=True if force else False) as stage:
+    with staged_dir(out, force=force) as stage:
         trainer.student.save_pretrained(stage, safe_serialization=True)
         tokenizer.save_pretrained(stage)
         (stage / "distillation.json").write_text(json.dumps(meta, indent=2) + "\n")

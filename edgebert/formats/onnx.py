@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from edgebert.bundle import Bundle
-from edgebert.errors import ExportError
+from edgebert.errors import ExportError, first_line
 from edgebert.formats.base import ExportOptions
 from edgebert.formats.ort import OrtRunner
 from edgebert.inputs import random_ids
@@ -66,7 +66,7 @@ def _trace(model: LoadedModel, path: Path, opset: int) -> None:
                               output_names=[model.output_name], dynamic_axes=axes, opset_version=opset,
                               do_constant_folding=True, dynamo=False)
     except Exception as err:  # noqa: BLE001 - exporter failures come in many types
-        raise ExportError(f"torch.onnx.export failed: {str(err).strip().splitlines()[0][:300]}") from err
+        raise ExportError(f"torch.onnx.export failed: {first_line(err)}") from err
 
 
 def versions() -> dict[str, str]:

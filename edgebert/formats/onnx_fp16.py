@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from edgebert.bundle import Bundle
-from edgebert.errors import ExportError
+from edgebert.errors import ExportError, first_line
 from edgebert.formats.base import ExportOptions
 from edgebert.formats.onnx import MODEL_FILE, export_onnx, versions
 from edgebert.formats.onnx_opt import heads_and_hidden
@@ -30,7 +30,7 @@ def export(model: LoadedModel, work: Path, opts: ExportOptions) -> dict[str, Any
             opt.convert_float_to_float16(keep_io_types=True)
             opt.save_model_to_file(str(work / MODEL_FILE), use_external_data_format=False)
         except Exception as err:  # noqa: BLE001
-            raise ExportError(f"fp16 conversion failed: {str(err).strip().splitlines()[0][:300]}") from err
+            raise ExportError(f"fp16 conversion failed: {first_line(err)}") from err
     return {"model_file": MODEL_FILE, "opset": opts.opset, "exporter": "torch.onnx (TorchScript, eager attention)",
             "optimizer": {"fusions": stats}, "precision": "fp16 weights and compute, fp32 inputs/outputs",
             "versions": versions()}

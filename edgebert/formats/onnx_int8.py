@@ -11,7 +11,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from edgebert.bundle import Bundle
-from edgebert.errors import ExportError, UsageError
+from edgebert.errors import ExportError, UsageError, first_line
 from edgebert.formats.base import ExportOptions, quiet_root_logger
 from edgebert.formats.onnx import MODEL_FILE, export_onnx, versions
 from edgebert.formats.onnx_opt import optimize
@@ -77,7 +77,7 @@ def export(model: LoadedModel, work: Path, opts: ExportOptions) -> dict[str, Any
                                  # fused Attention weights lack type info without this (ORT quantizer issue)
                                  extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
         except Exception as err:  # noqa: BLE001
-            raise ExportError(f"quantize_dynamic failed: {str(err).strip().splitlines()[0][:300]}") from err
+            raise ExportError(f"quantize_dynamic failed: {first_line(err)}") from err
     return {"model_file": MODEL_FILE, "opset": opts.opset, "exporter": "torch.onnx (TorchScript, eager attention)",
             "optimizer": info,
             "quantization": {"mode": "dynamic", "target": target, "weight_type": weight_type,
@@ -111,7 +111,7 @@ def export_static(model: LoadedModel, work: Path, opts: ExportOptions) -> dict[s
                                 op_types_to_quantize=["MatMul"], calibrate_method=CalibrationMethod.MinMax,
                                 extra_options={"ActivationSymmetric": False, "WeightSymmetric": True})
         except Exception as err:  # noqa: BLE001
-            raise ExportError(f"quantize_static failed: {str(err).strip().splitlines()[0][:300]}") from err
+            raise ExportError(f"quantize_static failed: {first_line(err)}") from err
     return {"model_file": MODEL_FILE, "opset": opts.opset, "exporter": "torch.onnx (TorchScript, eager attention)",
             "optimizer": info,
             "quantization": {"mode": "static QDQ", "calibration_samples": len(feeds), "weight_type": "QInt8",

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from edgebert.bundle import Bundle
-from edgebert.errors import ExportError
+from edgebert.errors import ExportError, first_line
 from edgebert.formats.base import ExportOptions
 from edgebert.formats.onnx import MODEL_FILE, export_onnx, versions
 from edgebert.formats.ort import OrtRunner
@@ -38,7 +38,7 @@ def optimize(src: Path, dst: Path, model: LoadedModel, *, embed_layer_norm: bool
         opt = optimizer.optimize_model(str(src), model_type="bert", num_heads=heads, hidden_size=hidden,
                                        optimization_options=options, opt_level=0, use_gpu=False)
     except Exception as err:  # noqa: BLE001
-        raise ExportError(f"onnxruntime optimizer failed: {str(err).strip().splitlines()[0][:300]}") from err
+        raise ExportError(f"onnxruntime optimizer failed: {first_line(err)}") from err
     stats = {k: int(v) for k, v in opt.get_fused_operator_statistics().items() if v}
     expected = [f for f in EXPECTED_FUSIONS if embed_layer_norm or f != "EmbedLayerNormalization"]
     gelu = stats.get("BiasGelu", 0) + stats.get("FastGelu", 0) + stats.get("Gelu", 0)

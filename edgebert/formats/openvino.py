@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from edgebert.bundle import Bundle
-from edgebert.errors import BundleError, ExportError, MissingRuntime, UsageError
+from edgebert.errors import BundleError, ExportError, MissingRuntime, UsageError, first_line
 from edgebert.formats.base import ExportOptions, pad_feed, pick_length
 from edgebert.models import LoadedModel
 
@@ -63,7 +63,7 @@ def export_variant(model: LoadedModel, work: Path, opts: ExportOptions, precisio
         try:
             ov_model = ov.convert_model(str(onnx_path))
         except Exception as err:  # noqa: BLE001
-            raise ExportError(f"openvino.convert_model failed: {str(err).strip().splitlines()[0][:300]}") from err
+            raise ExportError(f"openvino.convert_model failed: {first_line(err)}") from err
     info: dict[str, Any] = {"precision": precision}
     if precision == "int8":
         ov_model, info["quantization"] = _quantize(ov_model, model, opts)
@@ -138,7 +138,7 @@ class OVRunner:
                 compiled[0 if key == "dynamic" else int(key)] = core.compile_model(str(bundle.path / xml), "CPU",
                                                                                    cls._config(threads))
             except Exception as err:  # noqa: BLE001
-                msg = (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
+                msg = first_line(err)
                 raise BundleError(f"OpenVINO could not load '{bundle.path / xml}': {msg}") from err
         return cls(compiled, device, ov.get_version())
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgebert.errors import BundleError, MissingRuntime, UsageError
+from edgebert.errors import BundleError, MissingRuntime, UsageError, first_line
 
 PROVIDERS = {
     "cpu": ["CPUExecutionProvider"],
@@ -42,7 +42,7 @@ class OrtRunner:
         try:
             self.session = ort.InferenceSession(str(model_path), sess_options=opts, providers=wanted)
         except Exception as err:  # noqa: BLE001 - ORT raises several untyped errors for bad files
-            msg = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            msg = first_line(err)
             raise BundleError(f"onnxruntime could not load '{model_path}': {msg[:300]}") from err
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_name = self.session.get_outputs()[0].name

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from edgebert.bundle import Bundle
-from edgebert.errors import BundleError, ExportError, MissingRuntime, UsageError
+from edgebert.errors import BundleError, ExportError, MissingRuntime, UsageError, first_line
 from edgebert.formats.base import ExportOptions, pad_feed, pick_length
 from edgebert.models import LoadedModel
 
@@ -42,7 +42,7 @@ def _convert(model: LoadedModel, path: Path, seq_len: int) -> None:
         # kwargs, not args: the signature's inputs then carry the model's input names
         litert_torch.convert(model.module.eval(), sample_kwargs=sample).export(str(path))
     except Exception as err:  # noqa: BLE001
-        raise ExportError(f"litert_torch.convert failed: {str(err).strip().splitlines()[0][:300]}") from err
+        raise ExportError(f"litert_torch.convert failed: {first_line(err)}") from err
 
 
 def _quantize(src: Path, dst: Path, precision: str) -> dict[str, Any]:
@@ -64,7 +64,7 @@ def _quantize(src: Path, dst: Path, precision: str) -> dict[str, Any]:
         qt.load_quantization_recipe(rcp)
         qt.quantize(enable_progress_report=False).export_model(str(dst), overwrite=True)
     except Exception as err:  # noqa: BLE001
-        raise ExportError(f"ai-edge-quantizer failed: {str(err).strip().splitlines()[0][:300]}") from err
+        raise ExportError(f"ai-edge-quantizer failed: {first_line(err)}") from err
     return info
 
 
@@ -76,7 +76,7 @@ def operators(path: Path) -> list[str]:
         text = str(err)
         if "Flex" in text or "Select TensorFlow" in text:
             return ["Flex (Select TF ops)"]
-        raise ExportError(f"ai-edge-litert could not load the converted model: {text.splitlines()[0][:300]}") from err
+        raise ExportError(f"ai-edge-litert could not load the converted model: {first_line(err)}") from err
     return sorted({op["op_name"] for op in interp._get_ops_details()})
 
 
@@ -150,7 +150,7 @@ class TFLiteRunner:
             try:
                 interp = interpreter(model_path=str(bundle.path / name), num_threads=threads or None)
             except Exception as err:  # noqa: BLE001
-                msg = (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
+                msg = first_line(err)
                 raise BundleError(f"ai-edge-litert could not load '{bundle.path / name}': {msg}") from err
             self._interpreters.append(interp)
             self._runners[int(length)] = interp.get_signature_runner()
