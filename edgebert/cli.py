@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 import traceback
 import warnings
@@ -27,18 +26,9 @@ def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Show trac
     if verbose:
         logging.getLogger("edgebert").setLevel(logging.DEBUG)
     else:
-        _quiet_libraries()
+        from edgebert.quiet import quiet_libraries
 
-
-def _quiet_libraries() -> None:
-    """torchao/torch/TF print import-time warnings that say nothing to an edgebert user."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    for name in ("torchao", "torch", "transformers", "nncf", "absl", "jax", "onnxruntime", "huggingface_hub"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    logging.getLogger().setLevel(logging.ERROR)  # ORT's quantiser logs advice to the root logger
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
-    warnings.filterwarnings("ignore", category=FutureWarning)
+        quiet_libraries()
 
 
 def _csv_ints(text: str, what: str) -> list[int]:

@@ -59,18 +59,16 @@ class LoadedModel:
 
 def _require_torch() -> None:
     """Import torch + transformers, with their import-time chatter (torchao, pytree notices) kept quiet."""
-    import logging
+    from edgebert.quiet import quiet_after_import, verbose
 
     try:
         import torch  # noqa: F401
 
         # torch configures its loggers on import; lower them again before transformers pulls in torchao.
-        if not logging.getLogger("edgebert").isEnabledFor(logging.DEBUG):
-            for name in ("torch", "torchao", "transformers", "huggingface_hub"):
-                logging.getLogger(name).setLevel(logging.ERROR)
+        quiet_after_import("torch", "torchao", "transformers", "huggingface_hub")
         import transformers
 
-        if not logging.getLogger("edgebert").isEnabledFor(logging.DEBUG):
+        if not verbose():
             transformers.utils.logging.set_verbosity_error()
             transformers.utils.logging.disable_progress_bar()
     except ImportError as err:  # pragma: no cover - depends on the install

@@ -6,18 +6,18 @@ ONNX trace shared by the ONNX-derived formats. One process per model keeps peak 
 """
 from __future__ import annotations
 
-from edgebert.errors import first_line
-
 import json
 import sys
 from pathlib import Path
 
+from edgebert.errors import first_line
+
 
 def main() -> None:
     spec = json.loads(sys.stdin.read())
-    from edgebert.cli import _quiet_libraries
+    from edgebert.quiet import quiet_libraries
 
-    _quiet_libraries()
+    quiet_libraries()
     from edgebert.errors import EdgebertError
     from edgebert.export import export_model
     from edgebert.formats.base import ExportOptions

@@ -17,7 +17,7 @@ from edgebert.bench.sweep import SweepConfig, SweepResult, run_sweep
 from edgebert.bench.targets import Target, identity
 from edgebert.bench.worker import machine_fields
 from edgebert.bundle import MANIFEST
-from edgebert.formats import FORMATS, OPT_IN, get_format, installed
+from edgebert.formats import FORMATS, get_format, installed
 
 DEFAULT_MODELS = {"bert-base-uncased": None, "distilbert-base-uncased": None}
 
@@ -32,7 +32,7 @@ class SuiteResult:
 def suite_formats(requested: list[str] | None) -> list[str]:
     if requested:
         return [get_format(f).name for f in requested]
-    return [name for name, spec in FORMATS.items() if installed(spec) and name not in OPT_IN]
+    return [name for name, spec in FORMATS.items() if installed(spec) and spec.in_suite]
 
 
 def export_bundle(model: str, random_weights: bool, fmt: str, dest: Path, force: bool, timeout_s: float) -> str | None:

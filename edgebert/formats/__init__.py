@@ -7,6 +7,8 @@ from types import ModuleType
 
 from edgebert.errors import UsageError
 
+ORT_APPS = "ONNX Runtime Mobile (onnxruntime-android, onnxruntime-objc / onnxruntime-c pods)"
+
 
 @dataclass(frozen=True)
 class FormatSpec:
@@ -14,51 +16,49 @@ class FormatSpec:
 
     name: str
     module: str
-    export_extra: str  # pip extra needed to export
-    runtime_extra: str  # pip extra needed to run the bundle on a device
-    lossy: bool  # gated on agreement/cosine instead of max-abs
     description: str
+    lossy: bool = False  # gated on agreement/cosine instead of max-abs
+    export_extra: str = "onnx"  # pip extra needed to export
+    runtime_extra: str = "runtime"  # pip extra needed to run the bundle on a device
     runtime: str = "onnxruntime"  # the runtime that runs the bundle (recorded in bench rows)
     runtime_modules: tuple[str, ...] = ("onnxruntime",)  # imported before a bench's RSS baseline
     export_modules: tuple[str, ...] = ("torch", "transformers", "onnx", "onnxruntime")
+    app_sdk: str = ORT_APPS  # what consumes the bundle inside a mobile/edge app
+    in_suite: bool = True  # the efficiency suite exports it unless formats are named
 
     def impl(self) -> ModuleType:
         return importlib.import_module(self.module)
 
 
-_TFLITE_EXPORT = ("torch", "transformers", "litert_torch", "ai_edge_quantizer", "ai_edge_litert")
+_OPENVINO = dict(export_extra="openvino", runtime_extra="runtime-openvino", runtime="openvino",
+                 runtime_modules=("openvino",), export_modules=("torch", "transformers", "onnx", "openvino"),
+                 app_sdk="OpenVINO Runtime (C/C++, Python; Linux, Windows, macOS, ARM64)")
+_TFLITE = dict(export_extra="tflite", runtime="ai-edge-litert", runtime_modules=("ai_edge_litert",),
+               export_modules=("torch", "transformers", "litert_torch", "ai_edge_quantizer", "ai_edge_litert"),
+               app_sdk="LiteRT / TensorFlow Lite Interpreter (Android, iOS, C++), tensors in and out")
 
-FORMATS: dict[str, FormatSpec] = {
-    "onnx": FormatSpec("onnx", "edgebert.formats.onnx", "onnx", "runtime", False,
-                       "ONNX fp32, dynamic batch/sequence"),
-    "onnx-opt": FormatSpec("onnx-opt", "edgebert.formats.onnx_opt", "onnx", "runtime", False,
-                           "ONNX fp32 + ONNX Runtime transformer fusions (counts in the manifest)"),
-    "onnx-int8": FormatSpec("onnx-int8", "edgebert.formats.onnx_int8", "onnx", "runtime", True,
-                            "dynamic INT8 (int8 weights, run-time activation quantisation), per-CPU preset"),
-    "onnx-int8-static": FormatSpec("onnx-int8-static", "edgebert.formats.onnx_int8_static", "onnx", "runtime", True,
-                                   "static QDQ INT8 calibrated on text (--calibration-text)"),
-    "onnx-fp16": FormatSpec("onnx-fp16", "edgebert.formats.onnx_fp16", "onnx", "runtime", True,
-                            "fp16 weights/compute, fp32 I/O, for GPUs"),
-    "openvino": FormatSpec("openvino", "edgebert.formats.openvino", "openvino", "openvino", False,
-                           "OpenVINO IR fp32 (dynamic, or --static-shape)", "openvino", ("openvino",),
-                           ("torch", "transformers", "onnx", "openvino")),
-    "openvino-fp16": FormatSpec("openvino-fp16", "edgebert.formats.openvino_fp16", "openvino", "openvino", True,
-                                "OpenVINO IR, fp16-compressed weights", "openvino", ("openvino",),
-                                ("torch", "transformers", "onnx", "openvino")),
-    "openvino-int8": FormatSpec("openvino-int8", "edgebert.formats.openvino_int8", "openvino", "openvino", True,
-                                "OpenVINO IR, NNCF post-training INT8 (weights + activations)", "openvino",
-                                ("openvino",), ("torch", "transformers", "onnx", "openvino", "nncf")),
-    "tflite": FormatSpec("tflite", "edgebert.formats.tflite", "tflite", "runtime", False,
-                         "TFLite fp32, static --seq-len, batch 1 (ai-edge-litert)", "ai-edge-litert",
-                         ("ai_edge_litert",), _TFLITE_EXPORT),
-    "tflite-fp16": FormatSpec("tflite-fp16", "edgebert.formats.tflite_fp16", "tflite", "runtime", True,
-                              "TFLite, fp16 weights", "ai-edge-litert", ("ai_edge_litert",), _TFLITE_EXPORT),
-    "tflite-int8": FormatSpec("tflite-int8", "edgebert.formats.tflite_int8", "tflite", "runtime", True,
-                              "TFLite, dynamic-range int8 weights", "ai-edge-litert", ("ai_edge_litert",),
-                              _TFLITE_EXPORT),
-}
-# Formats the efficiency suite leaves out unless asked for: static INT8 needs the user's calibration text.
-OPT_IN = ("onnx-int8-static",)
+_SPECS = (
+    FormatSpec("onnx", "edgebert.formats.onnx", "ONNX fp32, dynamic batch/sequence"),
+    FormatSpec("onnx-opt", "edgebert.formats.onnx_opt",
+               "ONNX fp32 + ONNX Runtime transformer fusions (counts in the manifest)"),
+    FormatSpec("onnx-int8", "edgebert.formats.onnx_int8",
+               "dynamic INT8 (int8 weights, run-time activation quantisation), per-CPU preset", lossy=True),
+    FormatSpec("onnx-int8-static", "edgebert.formats.onnx_int8_static",
+               "static QDQ INT8 calibrated on text (--calibration-text)", lossy=True, in_suite=False),
+    FormatSpec("onnx-fp16", "edgebert.formats.onnx_fp16", "fp16 weights/compute, fp32 I/O, for GPUs", lossy=True),
+    FormatSpec("openvino", "edgebert.formats.openvino", "OpenVINO IR fp32 (dynamic, or --static-shape)", **_OPENVINO),
+    FormatSpec("openvino-fp16", "edgebert.formats.openvino_fp16", "OpenVINO IR, fp16-compressed weights",
+               lossy=True, **_OPENVINO),
+    FormatSpec("openvino-int8", "edgebert.formats.openvino_int8",
+               "OpenVINO IR, NNCF post-training INT8 (weights + activations)", lossy=True,
+               **{**_OPENVINO, "export_modules": ("torch", "transformers", "onnx", "openvino", "nncf")}),
+    FormatSpec("tflite", "edgebert.formats.tflite", "TFLite fp32, static --seq-len, batch 1 (ai-edge-litert)",
+               **_TFLITE),
+    FormatSpec("tflite-fp16", "edgebert.formats.tflite_fp16", "TFLite, fp16 weights", lossy=True, **_TFLITE),
+    FormatSpec("tflite-int8", "edgebert.formats.tflite_int8", "TFLite, dynamic-range int8 weights", lossy=True,
+               **_TFLITE),
+)
+FORMATS: dict[str, FormatSpec] = {spec.name: spec for spec in _SPECS}
 
 
 def installed(spec: FormatSpec) -> bool:

@@ -1,9 +1,8 @@
 """The runner interface every format implements: load once, run many."""
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
-from typing import Iterator, Protocol
+from typing import Protocol
 
 import numpy as np
 
@@ -34,21 +33,6 @@ class Runner(Protocol):
     input_names: list[str]
 
     def run(self, feed: dict[str, np.ndarray]) -> np.ndarray: ...
-
-
-@contextlib.contextmanager
-def quiet_root_logger() -> Iterator[None]:
-    """ONNX Runtime's quantiser logs advice through the root logger; keep it out of edgebert's output."""
-    import logging
-
-    root = logging.getLogger()
-    level = root.level
-    if not logging.getLogger("edgebert").isEnabledFor(logging.DEBUG):
-        root.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        root.setLevel(level)
 
 
 def check_device(device: str) -> None:

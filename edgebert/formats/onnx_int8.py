@@ -12,7 +12,8 @@ import numpy as np
 
 from edgebert.bundle import Bundle
 from edgebert.errors import ExportError, UsageError, first_line
-from edgebert.formats.base import ExportOptions, quiet_root_logger
+from edgebert.formats.base import ExportOptions
+from edgebert.quiet import quiet_root_logger
 from edgebert.formats.onnx import MODEL_FILE, export_onnx, versions
 from edgebert.formats.onnx_opt import optimize
 from edgebert.formats.ort import OrtRunner
