@@ -11,13 +11,21 @@ import json
 import shutil
 import tempfile
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
 
 from edgebert.errors import BundleError, UsageError
 
 MANIFEST = "manifest.json"
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2: golden set, recorded gate, names confined to the bundle
+
+
+def safe_name(name: object) -> bool:
+    """A relative POSIX path that stays inside the bundle: no absolute path, drive, backslash or '..' part."""
+    if not isinstance(name, str) or not name or name.startswith("/") or "\\" in name or ":" in name:
+        return False
+    parts = PurePosixPath(name).parts
+    return all(part not in ("..", "") for part in parts)
 
 
 def sha256_file(path: Path) -> str:
@@ -96,15 +104,49 @@ class Bundle:
         for key in ("format", "model_file", "inputs", "outputs", "files"):
             if key not in manifest:
                 raise BundleError(f"'{mpath}' lacks the key '{key}'. Fix: re-export the bundle")
+        version = manifest.get("manifest_version", 1)
+        if not isinstance(version, int) or version > MANIFEST_VERSION:
+            raise BundleError(f"'{path}' was written by a newer edgebert (manifest version {version}; this one reads "
+                              f"up to {MANIFEST_VERSION}). Fix: pip install -U edgebert")
         bundle = cls(path, manifest)
+        bundle._check_names(mpath)
         if verify:
             bundle.verify()
         return bundle
 
+    def referenced_files(self) -> dict[str, str]:
+        """Every file name the manifest tells a loader to open -> what it is."""
+        m = self.manifest
+        names = {m["model_file"]: "model_file"}
+        names.update({f: "model_files" for f in m.get("model_files") or []})
+        names.update({f: "shapes.files" for f in ((m.get("shapes") or {}).get("files") or {}).values()})
+        for key in ("tokenizer_file",):
+            if m.get(key):
+                names[m[key]] = key
+        if m.get("golden"):
+            names[m["golden"].get("file")] = "golden.file"
+        names.update({f: "extra_files" for f in (m.get("extra_files") or {}).values()})
+        return names
+
+    def _check_names(self, mpath: Path) -> None:
+        """Names stay inside the bundle, and everything a loader opens is one of the checksummed files."""
+        files = self.manifest["files"]
+        if not isinstance(files, dict):
+            raise BundleError(f"'{mpath}': 'files' must map names to sizes and sha256. Fix: re-export the bundle")
+        for name in list(files) + list(self.referenced_files()):
+            if not safe_name(name):
+                raise BundleError(f"'{mpath}' names a file outside the bundle ({name!r}); refused")
+        for name, what in self.referenced_files().items():
+            if name not in files:
+                raise BundleError(f"'{mpath}': {what} '{name}' is not one of the bundle's checksummed files; refused")
+
     def verify(self) -> None:
         """Every file the manifest lists exists with its recorded size and sha256."""
+        root = self.path.resolve()
         for name, meta in self.manifest["files"].items():
             fpath = self.path / name
+            if not fpath.resolve().is_relative_to(root):  # a link (or linked folder) leading out
+                raise BundleError(f"Bundle file '{fpath}' links outside the bundle; refused")
             if not fpath.is_file():
                 raise BundleError(f"Bundle file '{fpath}' is missing. Fix: re-export the bundle")
             if fpath.stat().st_size != meta["bytes"] or sha256_file(fpath) != meta["sha256"]:

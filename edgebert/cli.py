@@ -12,9 +12,9 @@ from typing import List, Optional
 import typer
 from rich.console import Console
 
-from edgebert.errors import EdgebertError, UsageError, first_line
+from edgebert.errors import CheckFailed, EdgebertError, UsageError, first_line
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Take a distilled BERT student to edge targets and prove what it gains over BERT-base.")
 # markup off for messages: "pip install 'edgebert[onnx]'" must not be eaten as a rich tag
 err = Console(stderr=True, highlight=False, markup=False)
@@ -29,6 +29,11 @@ def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Show trac
         from edgebert.quiet import quiet_libraries
 
         quiet_libraries()
+
+
+def _positive(value: int | None, what: str) -> None:
+    if value is not None and value <= 0:
+        raise UsageError(f"{what} must be a positive whole number (got {value})")
 
 
 def _csv_ints(text: str, what: str) -> list[int]:
@@ -92,6 +97,7 @@ def predict(
     """Run a bundle on TEXTs and print JSON (labels + scores, or pooled embeddings). Needs only the runtime extra."""
     from edgebert.runtime import TruncationWarning, load
 
+    _positive(threads, "--threads")
     predictor = load(bundle, device=device, threads=threads)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", TruncationWarning)
@@ -111,7 +117,7 @@ def bench(
                                             help="Results JSONL [results/results.jsonl]; with --suite a folder [results/efficiency]."),
     batch: str = typer.Option("1", help="Batch sizes, comma-separated."),
     seq: str = typer.Option("128", help="Sequence lengths, comma-separated."),
-    threads: int = typer.Option(0, help="Intra-op threads [default: all cores]."),
+    threads: Optional[int] = typer.Option(None, help="Intra-op threads [default: all cores].", show_default=False),
     runs: Optional[int] = typer.Option(None, help="Timed runs, at least [50; suite 30]."),
     min_seconds: Optional[float] = typer.Option(None, help="Timed seconds, at least [10; suite 5]."),
     warmup: int = typer.Option(10, help="Untimed warm-up runs."),
@@ -124,8 +130,13 @@ def bench(
     distilbert: Optional[str] = typer.Option(None, help="Suite: real DistilBERT weights (dir/id) instead of random."),
     timeout: float = typer.Option(1800.0, help="Seconds before a worker is killed and its row marked failed."),
     force: bool = typer.Option(False, "--force", help="Re-measure rows already in the results file."),
+    device_label: str = typer.Option("", "--device-label",
+                                     help="Name this device in rows and reports, e.g. 'Raspberry Pi 5'."),
 ) -> None:
-    """Measure latency percentiles, throughput, peak memory and size, one fresh process per row."""
+    """Measure latency percentiles, throughput, peak memory and size, one fresh process per row.
+
+    Each worker first runs the bundle's golden set: a row whose outputs are wrong is marked, and the command
+    exits 3."""
     from edgebert.bench.sweep import SweepConfig, run_sweep
     from edgebert.bench.targets import resolve
 
@@ -135,10 +146,13 @@ def bench(
         raise UsageError("Give one or more TARGETs (bundles or models), or --suite efficiency")
     batches, seqs = _csv_ints(batch, "--batch"), _csv_ints(seq, "--seq")
     # The suite measures ~10-20 rows: shorter rows, repeated and interleaved, keep it in ~15 min on 2 cores.
-    runs, min_seconds, repeat = (runs or (30 if suite else 50), 5.0 if suite and min_seconds is None else
-                                 (10.0 if min_seconds is None else min_seconds), repeat or (2 if suite else 1))
-    cfg = SweepConfig(batches=batches, seq_lens=seqs, threads=threads, device=device, warmup=warmup, min_runs=runs,
-                      min_seconds=min_seconds, repeats=repeat, timeout_s=timeout, force=force)
+    runs = (30 if suite else 50) if runs is None else runs
+    min_seconds = (5.0 if suite else 10.0) if min_seconds is None else min_seconds
+    repeat = (2 if suite else 1) if repeat is None else repeat
+    _positive(threads, "--threads")
+    cfg = SweepConfig(batches=batches, seq_lens=seqs, threads=threads or 0, device=device, warmup=warmup,
+                      min_runs=runs, min_seconds=min_seconds, repeats=repeat, timeout_s=timeout, force=force,
+                      device_label=device_label)
     if suite:
         _run_suite(cfg, out_path or Path("results/efficiency"), fmt, bert, distilbert)
         return
@@ -151,6 +165,9 @@ def bench(
                                          f"({result.skipped} already measured, skipped)"))
     if result.failed:
         raise EdgebertError(f"{len(result.failed)} of {len(result.written)} rows failed (see their 'reason' in {dest})")
+    if result.wrong_outputs:
+        raise CheckFailed(f"{len(result.wrong_outputs)} of {len(result.written)} rows failed their golden check: "
+                          f"this device's outputs differ from PyTorch beyond the gate (golden_reason in {dest})", 3)
 
 
 def _run_suite(cfg, out_dir: Path, fmts, bert, distilbert) -> None:
@@ -170,6 +187,34 @@ def _run_suite(cfg, out_dir: Path, fmts, bert, distilbert) -> None:
     if res.export_failures:
         raise EdgebertError(f"{len(res.export_failures)} export(s) failed: "
                             + "; ".join(f"{k}: {v}" for k, v in res.export_failures.items()))
+
+
+@app.command()
+def verify(
+    bundles: List[Path] = typer.Argument(..., help="Bundle folders."),
+    device: str = typer.Option("cpu", help="cpu | cuda | tensorrt"),
+    threads: Optional[int] = typer.Option(None, help="Intra-op threads [default: the runtime's].", show_default=False),
+    as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+) -> None:
+    """Check bundles on this device: run each one's golden inputs with the runtime alone and apply the gate it
+    passed at export. Exit 0 only when every bundle passes (3: outputs beyond the gate; 1: a bundle could not be
+    checked: corrupt, tampered, or its runtime is missing)."""
+    from edgebert.verify import exit_code
+    from edgebert.verify import verify as run_verify
+
+    _positive(threads, "--threads")
+    results = run_verify(list(bundles), device, threads)
+    if as_json:
+        out.print_json(json.dumps([r.to_dict() for r in results]))
+    else:
+        from edgebert.render import verify_table
+
+        out.print(verify_table(results))
+    code = exit_code(results)
+    if code:
+        bad = [r for r in results if not r.result.passed]
+        raise CheckFailed(f"{len(bad)} of {len(results)} bundles failed verification: "
+                          + "; ".join(f"{r.bundle}: {r.result.reason or r.result.status}" for r in bad), code)
 
 
 @app.command()

@@ -43,3 +43,11 @@ class ParityError(EdgebertError):
     """The artifact's outputs differ from PyTorch's beyond the gate."""
 
     exit_code = 3
+
+
+class CheckFailed(EdgebertError):
+    """A check ran and found problems (verify, golden checks in bench, regression gates); the table says which."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

@@ -6,8 +6,9 @@ import platform
 from pathlib import Path
 from typing import Any
 
-from edgebert import __version__
+from edgebert import __version__, golden
 from edgebert.bundle import Bundle, check_out_dir, staged_dir, write_manifest
+from edgebert.errors import ParityError
 from edgebert.formats import get_format
 from edgebert.formats.base import ExportOptions
 from edgebert.inputs import parity_batches
@@ -19,28 +20,43 @@ TOKENIZER_FILE = "tokenizer.json"
 
 def _io_spec(model: LoadedModel) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     inputs = [{"name": n, "dtype": "int64", "axes": ["batch", "sequence"]} for n in model.input_names]
-    out_axes = ["batch", "labels"] if model.task == "classification" else ["batch", "sequence", "hidden"]
-    return inputs, [{"name": model.output_name, "dtype": "float32", "axes": out_axes}]
+    out_axes = {"last_hidden_state": ["batch", "sequence", "hidden"], "embedding": ["batch", "hidden"]}.get(
+        model.output_kind, ["batch", "labels"])
+    return inputs, [{"name": model.output_name, "dtype": "float32", "axes": out_axes, "kind": model.output_kind}]
+
+
+def _reference(model: LoadedModel, texts: list[str] | None, max_len: int) -> tuple[list, list, list, list]:
+    """Gate batches and golden samples with PyTorch's outputs; computed once per model, texts and length."""
+    key = ("reference", tuple(texts or ()), max_len)
+    if key not in model.cache:
+        feeds = parity_batches(model.tokenizer, model.input_names, model.vocab_size, texts, max_len)
+        gold = golden.golden_feeds(model.tokenizer, model.input_names, model.vocab_size, max_len)
+        model.cache[key] = (feeds, torch_reference(model.module, feeds, model.input_names),
+                            gold, torch_reference(model.module, gold, model.input_names))
+    return model.cache[key]
 
 
 def export_model(model: LoadedModel, fmt_name: str, out: Path, opts: ExportOptions | None = None, force: bool = False,
                  texts: list[str] | None = None) -> dict[str, Any]:
-    """Export an already-loaded model; returns the manifest. Raises ParityError (nothing left) on a gate miss."""
+    """Export an already-loaded model; returns the manifest. Raises ParityError (nothing left) on a gate miss.
+
+    The artifact must pass twice: the parity gate (several batch sizes and lengths) and its own golden set (each
+    text alone), which is written into the bundle so a device can repeat the check with `edgebert verify`."""
     fmt = get_format(fmt_name)
     impl = fmt.impl()
     opts = opts or ExportOptions()
+    if hasattr(impl, "reference_model"):  # formats whose graph adds softmax, pooling or inputs to the model's
+        model = impl.reference_model(model, opts)
+    gate = opts.gate(fmt.lossy, random_weights=model.source.kind == "random")
     with staged_dir(out, force) as work:
         info = impl.export(model, work, opts)
         shapes = info.get("shapes") or {}
         max_len = max(shapes["seq_lens"]) if shapes.get("static") and shapes.get("seq_lens") else model.max_positions
-        max_len = min(max_len, model.max_positions)
-        key = ("parity", tuple(texts or ()), max_len)
-        if key not in model.cache:
-            feeds = parity_batches(model.tokenizer, model.input_names, model.vocab_size, texts, max_len)
-            model.cache[key] = (feeds, torch_reference(model.module, feeds, model.input_names))
-        feeds, reference = model.cache[key]
+        feeds, reference, gold_feeds, gold_ref = _reference(model, texts, min(max_len, model.max_positions))
         if model.tokenizer is not None:
             model.tokenizer.save_pretrained(str(work))
+        arrays = golden.pack(gold_feeds, gold_ref)
+        golden.write(work, arrays)
         inputs, outputs = _io_spec(model)
         manifest: dict[str, Any] = {
             "format": fmt.name,
@@ -56,20 +72,35 @@ def export_model(model: LoadedModel, fmt_name: str, out: Path, opts: ExportOptio
             "outputs": outputs,
             "tokenizer_file": TOKENIZER_FILE if (work / TOKENIZER_FILE).is_file() else None,
             "lossy": fmt.lossy,
+            "app_sdk": fmt.app_sdk,
             **info,
+            "golden": golden.section(_golden_texts(model), arrays, gate,
+                                     f"PyTorch fp32 (torch {_torch_version()}), each input alone at batch 1"),
             "python": platform.python_version(),
         }
         manifest = write_manifest(work, manifest)  # provisional: the runner reads it to load
         runner = impl.load(Bundle(work, manifest), "cpu", None)
         parity = compare(feeds, reference, run_artifact(runner.run, feeds), model.task)
-        del runner
-        manifest["parity"] = apply_gate(
-            parity, lossy=fmt.lossy, atol=opts.atol, min_agreement=opts.min_agreement,
-            min_cosine=opts.min_cosine, random_weights=model.source.kind == "random",
-        ).to_dict()
+        manifest["parity"] = apply_gate(parity, gate).to_dict()
         manifest["parity"]["inputs"] = "tokenized English sentences" if model.tokenizer else "random ids, mixed lengths"
+        result = golden.check(Bundle(work, manifest), runner)
+        del runner
+        if not result.passed:
+            raise ParityError(f"Golden check failed: {result.reason} (each golden text alone, batch 1); "
+                              "no bundle written")
+        manifest["golden"]["at_export"] = {k: v for k, v in result.to_dict().items() if k not in ("status", "reason")}
         manifest = write_manifest(work, {k: v for k, v in manifest.items() if k not in ("files", "manifest_version")})
     return manifest
+
+
+def _golden_texts(model: LoadedModel) -> list[str] | None:
+    return list(golden.GOLDEN_TEXTS) if model.tokenizer is not None else None
+
+
+def _torch_version() -> str:
+    import torch
+
+    return torch.__version__
 
 
 def export(spec: str, fmt_name: str, out: Path, *, random_weights: bool = False, task: str | None = None,

@@ -44,10 +44,13 @@ def read_text_file(path: Path) -> list[str]:
     return lines
 
 
-def tokenize(tokenizer: Any, texts: list[str], seq_len: int | None, names: list[str]) -> dict[str, np.ndarray]:
-    """Tokenize with an HF fast tokenizer: pad to `seq_len` (or to the longest text), int64 arrays (B, T)."""
+def tokenize(tokenizer: Any, texts: list[str], seq_len: int | None, names: list[str],
+             max_length: int | None = None) -> dict[str, np.ndarray]:
+    """Tokenize with an HF fast tokenizer: pad to `seq_len` (or to the longest text, truncating at `max_length`),
+    int64 arrays (B, T)."""
     padding: Any = "max_length" if seq_len else "longest"
-    enc = tokenizer(texts, padding=padding, truncation=True, max_length=seq_len or 512, return_tensors="np")
+    enc = tokenizer(texts, padding=padding, truncation=True, max_length=seq_len or max_length or 512,
+                    return_tensors="np")
     feed = {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
     if "token_type_ids" in names:
         feed["token_type_ids"] = enc.get("token_type_ids", np.zeros_like(enc["input_ids"]))

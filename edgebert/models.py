@@ -47,6 +47,11 @@ class LoadedModel:
     vocab_size: int
     labels: list[str] = field(default_factory=list)
     cache: dict[Any, Any] = field(default_factory=dict, repr=False)  # per-process: ONNX trace, parity reference
+    # What the output holds: logits | probabilities | last_hidden_state | embedding (pooled, (B, H))
+    output_kind: str = ""
+
+    def __post_init__(self) -> None:
+        self.output_kind = self.output_kind or ("logits" if self.task == "classification" else "last_hidden_state")
 
     @property
     def parameters(self) -> int:

@@ -42,22 +42,24 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def compare(feeds: list[dict[str, np.ndarray]], reference: list[np.ndarray], actual: list[np.ndarray],
             task: str) -> Parity:
-    """Differences over valid (unpadded) positions; cosine per sample; argmax agreement for classifiers."""
+    """Differences over valid (unpadded) positions; cosine per sample (of the pooled embedding for token outputs);
+    argmax agreement for classifiers."""
     abs_diffs, ref_abs, cosines, agree = [], [], [], []
     for feed, ref, out in zip(feeds, reference, actual):
         ref, out = np.asarray(ref, np.float64), np.asarray(out, np.float64)
         if ref.shape != out.shape:
             raise ParityError(f"Artifact output shape {list(out.shape)} differs from PyTorch's {list(ref.shape)}")
-        if task == "encoder":
+        if ref.ndim == 3:  # token outputs (B, T, H): padded positions are not compared
             mask = feed["attention_mask"].astype(bool)
             abs_diffs.append(np.abs(ref - out)[mask])
             ref_abs.append(np.abs(ref[mask]))
             cosines.append(_cosine(mean_pool(ref, feed["attention_mask"]), mean_pool(out, feed["attention_mask"])))
         else:
-            abs_diffs.append(np.abs(ref - out).ravel())
+            abs_diffs.append(np.abs(ref - out).ravel())  # logits, probabilities or pooled embeddings (B, N)
             ref_abs.append(np.abs(ref).ravel())
             cosines.append(_cosine(ref, out))
-            agree.append(ref.argmax(-1) == out.argmax(-1))
+            if task == "classification":
+                agree.append(ref.argmax(-1) == out.argmax(-1))
     diffs, cos = np.concatenate(abs_diffs), np.concatenate(cosines)
     if not np.all(np.isfinite(diffs)):
         return Parity(float("inf"), float("inf"), float("inf"), 0.0, 0.0, 0.0 if agree else None, len(cos),
@@ -71,30 +73,51 @@ def compare(feeds: list[dict[str, np.ndarray]], reference: list[np.ndarray], act
     )
 
 
-def verdict(parity: Parity, *, lossy: bool, atol: float, min_agreement: float, min_cosine: float,
-            random_weights: bool) -> tuple[bool, str]:
-    """(passed, why-not) without raising; sets parity.gate. fp32 formats: max-abs <= atol. Lossy: mean cosine,
-    and argmax agreement on real weights (random-init logits are near-constant: argmax there is noise)."""
-    if not lossy:
-        parity.gate = f"max_abs <= {atol:g}"
-        if not parity.max_abs <= atol:
-            return False, f"max-abs difference {parity.max_abs:.3g} exceeds --atol {atol:g}"
+@dataclass(frozen=True)
+class Gate:
+    """The accuracy gate an artifact passed at export; recorded in the manifest and re-applied on devices.
+
+    fp32 formats: max-abs <= atol. Lossy ones: mean per-sample cosine >= min_cosine, plus argmax agreement on
+    real-weight classifiers (random-init logits are near-constant: their argmax is noise)."""
+
+    lossy: bool
+    atol: float = 1e-4
+    min_cosine: float = 0.99
+    min_agreement: float = 0.99
+    use_agreement: bool = True
+
+    def describe(self, classifier: bool = True) -> str:
+        if not self.lossy:
+            return f"max_abs <= {self.atol:g}"
+        agreement = classifier and self.use_agreement
+        return f"mean_cosine >= {self.min_cosine:g}" + (f", agreement >= {self.min_agreement:g}" if agreement else "")
+
+    def judge(self, parity: Parity) -> tuple[bool, str]:
+        """(passed, why-not) without raising; sets parity.gate."""
+        parity.gate = self.describe(parity.agreement is not None)
+        if not self.lossy:
+            if not parity.max_abs <= self.atol:
+                return False, f"max-abs difference {parity.max_abs:.3g} exceeds --atol {self.atol:g}"
+            return True, ""
+        # Mean cosine, like mean argmax agreement; the per-sample minimum is recorded beside it.
+        if not parity.mean_cosine >= self.min_cosine:
+            return False, f"mean cosine {parity.mean_cosine:.4f} < {self.min_cosine:g} (min {parity.min_cosine:.4f})"
+        if parity.agreement is not None and self.use_agreement and not parity.agreement >= self.min_agreement:
+            return False, f"argmax agreement {parity.agreement:.1%} < {self.min_agreement:.0%}"
         return True, ""
-    use_agreement = parity.agreement is not None and not random_weights
-    # Mean cosine, like mean argmax agreement; the per-sample minimum is recorded beside it.
-    parity.gate = f"mean_cosine >= {min_cosine:g}" + (f", agreement >= {min_agreement:g}" if use_agreement else "")
-    if not parity.mean_cosine >= min_cosine:
-        return False, f"mean cosine {parity.mean_cosine:.4f} < {min_cosine:g} (min {parity.min_cosine:.4f})"
-    if use_agreement and not (parity.agreement or 0.0) >= min_agreement:
-        return False, f"argmax agreement {parity.agreement or 0.0:.1%} < {min_agreement:.0%}"
-    return True, ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Gate":
+        return cls(**{k: data[k] for k in ("lossy", "atol", "min_cosine", "min_agreement", "use_agreement")
+                      if k in data})
 
 
-def apply_gate(parity: Parity, *, lossy: bool, atol: float, min_agreement: float, min_cosine: float,
-               random_weights: bool) -> Parity:
+def apply_gate(parity: Parity, gate: Gate) -> Parity:
     """Pass, or raise ParityError (exit 3)."""
-    ok, why = verdict(parity, lossy=lossy, atol=atol, min_agreement=min_agreement, min_cosine=min_cosine,
-                      random_weights=random_weights)
+    ok, why = gate.judge(parity)
     parity.passed = ok
     if not ok:
         raise ParityError(f"Parity gate failed: {why} over {parity.samples} samples; no bundle written")

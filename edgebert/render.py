@@ -31,7 +31,7 @@ def efficiency_table(table: list[Any], batch: int, seq_len: int) -> Table:
     title = (f"Efficiency, batch {batch}, seq {seq_len} (BERT-base PyTorch fp32 = 100)"
              + (" — RANDOM WEIGHTS: speed/memory/size only" if "random" in weights else ""))
     tbl = Table(title=title, title_justify="left")
-    keep = [0, 1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]  # drop weights (in title) and the RSS detail columns
+    keep = [0, 1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 16]  # drop weights (in title) and the RSS detail columns
     for i in keep:
         tbl.add_column(HEADER[i], justify="left" if i < 2 else "right")
     last_group = None
@@ -55,4 +55,21 @@ def rows_table(rows: list[dict[str, Any]], title: str) -> Table:
         tbl.add_row(r["model"], r["format"], f"{r['runtime']} {r['runtime_version']}", str(r["batch"]),
                     str(r["seq_len"]), num("p50_ms"), num("p90_ms"), num("p99_ms"), num("throughput_seq_s"),
                     num("peak_rss_mb", ".0f"), "ok" if ok else f"failed: {r.get('reason', '')[:60]}")
+    return tbl
+
+
+def _num(value: Any, spec: str) -> str:
+    return "–" if value is None else format(value, spec)
+
+
+def verify_table(results: list[Any]) -> Table:
+    """One line per bundle: golden-set figures against PyTorch and the verdict of the gate recorded at export."""
+    tbl = Table(title="edgebert verify: golden inputs vs PyTorch, gate recorded at export", title_justify="left")
+    for col in ("bundle", "format", "runtime", "samples", "max-abs", "mean cosine", "agreement", "gate", "result"):
+        tbl.add_column(col)
+    for v in results:
+        r = v.result
+        verdict = {"pass": "PASS", "fail": "FAIL"}.get(r.status, "ERROR") + (f": {r.reason}" if r.reason else "")
+        tbl.add_row(v.bundle, v.format, v.runtime, str(r.samples or "–"), _num(r.max_abs, ".2e"),
+                    _num(r.mean_cosine, ".6f"), _num(r.agreement, ".1%"), r.gate or "–", verdict)
     return tbl

@@ -32,8 +32,32 @@ def seed_entry(model: str) -> dict[str, float] | None:
     return None
 
 
+EMULATED_NOTE = "EMULATED: latency not comparable with hardware"
+
+
 def device_group(row: dict[str, Any]) -> str:
-    return f"{row.get('cpu', '?')} · {row.get('device', '?')} · {row.get('threads', '?')} threads"
+    """A device's column group: its label (or board, or CPU), the CPU, ISA and the features that decide speed."""
+    cpu = row.get("cpu", "?")
+    label = row.get("device_label") or row.get("board") or ""
+    feats = row.get("cpu_features") or []
+    isa = " ".join(x for x in (row.get("machine") or "", f"[{' '.join(feats)}]" if feats else "") if x)
+    parts = [label, cpu, isa, row.get("device", "?"), f"{row.get('threads', '?')} threads"]
+    if row.get("emulated"):
+        parts.append(f"{EMULATED_NOTE} ({row['emulated']})")
+    return " · ".join(p for p in parts if p)
+
+
+def is_emulated(group: str) -> bool:
+    return EMULATED_NOTE in group
+
+
+def _golden(rows: list[dict[str, Any]]) -> str:
+    """The parity column: pass, FAIL (outputs beyond the gate on this device), ref (PyTorch itself), or – ."""
+    states = {r.get("golden", "none") for r in rows}
+    for bad in ("fail", "error"):
+        if bad in states:
+            return "FAIL"
+    return "pass" if states == {"pass"} else "ref" if states == {"reference"} else "–"
 
 
 @dataclass
@@ -54,6 +78,7 @@ class TableRow:
     time_rel: float | None = None  # BERT-base PyTorch fp32 = 100
     memory_rel: float | None = None
     seed: dict[str, float] | None = None
+    golden: str = "–"  # pass | FAIL | ref | –  (the bundle's golden check in its bench workers)
 
 
 def _median(values: list[float]) -> float:
@@ -75,12 +100,14 @@ def build_table(rows: list[dict[str, Any]], batch: int = 1, seq_len: int = 128) 
             params_m=params / 1e6 if params else None, p50_ms=_median(p50s),
             p90_ms=_median([r["p90_ms"] for r in rs]), p50_spread_ms=max(p50s) - min(p50s), repeats=len(rs),
             model_rss_mb=_median([r["model_rss_mb"] for r in rs]), peak_rss_mb=_median([r["peak_rss_mb"] for r in rs]),
-            size_mb=rs[0].get("file_mb"), seed=seed_entry(model)))
+            size_mb=rs[0].get("file_mb"), seed=seed_entry(model), golden=_golden(rs)))
     for group in {t.group for t in table}:
+        if is_emulated(group):
+            continue  # emulated latency and RSS say nothing about the hardware: no relative figures
         members = [t for t in table if t.group == group]
         base = _baseline(members)
         for t in members:
-            if base is not None:
+            if base is not None and t.golden != "FAIL":  # wrong outputs are never a plain latency
                 t.time_rel = 100.0 * t.p50_ms / base.p50_ms
                 t.memory_rel = 100.0 * t.model_rss_mb / base.model_rss_mb if base.model_rss_mb > 0 else None
     order = {"pytorch": 0}
@@ -102,7 +129,7 @@ def _fmt(value: float | None, spec: str = ".0f") -> str:
 
 
 HEADER = ["model", "format", "weights", "params (M)", "seed", "time (BERT-base=100)", "seed", "memory (=100)",
-          "seed", "size (MB)", "seed", "p50 ms", "p90 ms", "p50 spread", "model RSS MB", "peak RSS MB"]
+          "seed", "size (MB)", "seed", "p50 ms", "p90 ms", "p50 spread", "model RSS MB", "peak RSS MB", "parity"]
 
 
 def table_cells(t: TableRow) -> list[str]:
@@ -110,7 +137,7 @@ def table_cells(t: TableRow) -> list[str]:
     return [t.model, t.format, t.weights, _fmt(t.params_m, ".1f"), _fmt(s.get("parameters_m")),
             _fmt(t.time_rel), _fmt(s.get("inference_time")), _fmt(t.memory_rel), _fmt(s.get("memory")),
             _fmt(t.size_mb, ".1f"), _fmt(s.get("size_mb")), _fmt(t.p50_ms, ".1f"), _fmt(t.p90_ms, ".1f"),
-            f"{t.p50_spread_ms:.1f} (n={t.repeats})", _fmt(t.model_rss_mb), _fmt(t.peak_rss_mb)]
+            f"{t.p50_spread_ms:.1f} (n={t.repeats})", _fmt(t.model_rss_mb), _fmt(t.peak_rss_mb), t.golden]
 
 
 def markdown(rows: list[dict[str, Any]], table: list[TableRow], batch: int, seq_len: int) -> str:
@@ -122,8 +149,15 @@ def markdown(rows: list[dict[str, Any]], table: list[TableRow], batch: int, seq_
     if any(t.weights == "random" for t in table):
         lines += ["**Random weights**: these models were built from their architectures with random weights. "
                   "Latency, memory and size depend only on the architecture; accuracy figures would not.", ""]
+    if any(t.golden == "FAIL" for t in table):
+        lines += ["**parity FAIL**: on that device the bundle's golden inputs gave outputs beyond the gate recorded "
+                  "at export (see `golden_reason` in the rows). Its latency is listed but never compared.", ""]
     for group in sorted({t.group for t in table}):
-        lines += [f"## {group}", "", "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+        lines += [f"## {group}", ""]
+        if is_emulated(group):
+            lines += ["Measured under user-mode emulation: outputs and parity are real, latency and memory are not; "
+                      "no relative figures.", ""]
+        lines += ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
         lines += ["| " + " | ".join(table_cells(t)) + " |" for t in table if t.group == group]
         lines.append("")
     lines += ["## All measurements", "", "| device | model | format | batch | seq | p50 ms | p90 ms | p99 ms | "
@@ -155,6 +189,7 @@ def plot(table: list[TableRow], out_dir: Path) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    table = [t for t in table if not is_emulated(t.group)]  # emulated latency is not plotted beside hardware
     labels = list(dict.fromkeys(_label(t) for t in table))
     groups = sorted({t.group for t in table})
     seed = reference()["efficiency_seed"]["DistilBERT"]

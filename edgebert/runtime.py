@@ -26,8 +26,10 @@ class Predictor:
         self.runner = runner
         self.task: str = bundle.manifest.get("task", "encoder")
         self.labels: list[str] = bundle.manifest.get("labels") or []
-        self.max_positions = int(bundle.manifest.get("max_positions", 512))
+        self.max_positions = max_tokens(bundle.manifest)
+        self.output_kind: str = output_kind(bundle.manifest)
         self._tokenizer: Any | None = None
+        self.truncated = 0  # texts cut to max_positions so far (eval reports it)
 
     @property
     def tokenizer(self) -> Any:
@@ -51,6 +53,7 @@ class Predictor:
         batch = list(zip(texts, pairs)) if pairs is not None else list(texts)
         encodings = self.tokenizer.encode_batch(batch)
         cut = sum(1 for e in encodings if e.overflowing)
+        self.truncated += cut
         if cut:
             warnings.warn(f"{cut} text(s) longer than {self.max_positions} tokens were truncated",
                           TruncationWarning, stacklevel=2)
@@ -70,19 +73,38 @@ class Predictor:
         feed = self.encode(texts)
         out = self.runner.run(feed).astype(np.float64)
         results = []
-        if self.task == "classification":
-            probs = np.exp(out - out.max(-1, keepdims=True))
-            probs /= probs.sum(-1, keepdims=True)
+        if self.output_kind in ("logits", "probabilities"):
+            probs = out if self.output_kind == "probabilities" else softmax(out)
             for text, row in zip(texts, probs):
                 best = int(row.argmax())
                 label = self.labels[best] if best < len(self.labels) else str(best)
                 scores = {self.labels[i] if i < len(self.labels) else str(i): round(float(p), 6) for i, p in enumerate(row)}
                 results.append({"text": text, "label": label, "score": round(float(row[best]), 6), "scores": scores})
         else:
-            emb = mean_pool(out, feed["attention_mask"])
+            emb = mean_pool(out, feed["attention_mask"]) if self.output_kind == "last_hidden_state" else out
             emb /= np.clip(np.linalg.norm(emb, axis=-1, keepdims=True), 1e-12, None)
             results = [{"text": t, "embedding": [round(float(x), 6) for x in e]} for t, e in zip(texts, emb)]
         return results
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    probs = np.exp(logits - logits.max(-1, keepdims=True))
+    return probs / probs.sum(-1, keepdims=True)
+
+
+def output_kind(manifest: dict[str, Any]) -> str:
+    """logits | probabilities | last_hidden_state | embedding (manifests before 0.2: from the task)."""
+    out = (manifest.get("outputs") or [{}])[0]
+    return out.get("kind") or ("logits" if manifest.get("task") == "classification" else "last_hidden_state")
+
+
+def max_tokens(manifest: dict[str, Any]) -> int:
+    """The longest input the bundle takes: max_positions, or its largest static length (texts are cut to it)."""
+    limit = int(manifest.get("max_positions", 512))
+    shapes = manifest.get("shapes") or {}
+    if shapes.get("static") and shapes.get("seq_lens"):
+        limit = min(limit, max(int(n) for n in shapes["seq_lens"]))
+    return limit
 
 
 def load(path: str | Path, device: str = "cpu", threads: int | None = None, verify: bool = True) -> Predictor:

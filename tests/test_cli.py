@@ -65,8 +65,30 @@ def test_existing_dir_refused_without_force(capsys, tiny_bert, tmp_path):
 
 
 def test_parity_failure_exit_3_no_dir(capsys, tiny_bert, tmp_path):
-    res = run_cli(capsys, "export", tiny_bert, "--out", tmp_path / "b", "--atol", "0")
+    res = run_cli(capsys, "export", tiny_bert, "--out", tmp_path / "b", "--atol", "1e-15")
     assert res.code == 3 and "Parity gate failed" in _one_line_error(res)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("args,message", [
+    (["export", "M", "--atol", "-1"], "--atol must be a positive tolerance (got -1)"),
+    (["export", "M", "--atol", "0"], "--atol must be a positive tolerance (got 0)"),
+    (["export", "M", "--min-cosine", "1.5"], "--min-cosine must be in (0, 1] (got 1.5)"),
+    (["export", "M", "--min-agreement", "0"], "--min-agreement must be in (0, 1] (got 0)"),
+    (["export", "M", "--seq-len", "0"], "--seq-len takes positive whole numbers"),
+    (["bench", "M", "--threads", "-1"], "--threads must be a positive whole number (got -1)"),
+    (["bench", "M", "--threads", "0"], "--threads must be a positive whole number (got 0)"),
+    (["bench", "M", "--runs", "0"], "--runs must be positive (got 0)"),
+    (["bench", "M", "--repeat", "-2"], "--repeat must be positive (got -2)"),
+    (["bench", "M", "--warmup", "-1"], "--warmup must not be negative (got -1)"),
+    (["bench", "M", "--batch", "0"], "--batch takes positive whole numbers"),
+    (["bench", "M", "--device-label", "Pi|5"], "--device-label 'Pi|5' must be at most 64 letters"),
+    (["bench", "M", "--device-label", "x" * 65], "(got 65 characters)"),
+    (["predict", "B", "hi", "--threads", "-3"], "--threads must be a positive whole number (got -3)"),
+])
+def test_negative_or_zero_counts_and_tolerances_are_usage_errors(capsys, tmp_path, args, message):
+    res = run_cli(capsys, *args)
+    assert res.code == 2 and message in _one_line_error(res)
     assert list(tmp_path.iterdir()) == []
 
 

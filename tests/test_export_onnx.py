@@ -6,6 +6,7 @@ import hashlib
 import numpy as np
 import pytest
 
+import edgebert
 from edgebert.errors import ParityError
 from edgebert.export import export
 from edgebert.formats.base import ExportOptions
@@ -15,12 +16,12 @@ from tests.conftest import read_manifest
 def test_manifest_describes_bundle(tiny_onnx, tiny_bert):
     m = read_manifest(tiny_onnx)
     assert m["format"] == "onnx" and m["model_file"] == "model.onnx" and m["opset"] == 17
-    assert m["edgebert_version"] == "0.1.0"
+    assert m["edgebert_version"] == edgebert.__version__ and m["manifest_version"] == 2
     assert m["source"]["kind"] == "dir" and m["source"]["spec"] == str(tiny_bert)
     assert m["source"]["weights_sha256"] == hashlib.sha256((tiny_bert / "model.safetensors").read_bytes()).hexdigest()
     assert [i["name"] for i in m["inputs"]] == ["input_ids", "attention_mask", "token_type_ids"]
     assert all(i["dtype"] == "int64" and i["axes"] == ["batch", "sequence"] for i in m["inputs"])
-    assert m["outputs"] == [{"name": "logits", "dtype": "float32", "axes": ["batch", "labels"]}]
+    assert m["outputs"] == [{"name": "logits", "dtype": "float32", "axes": ["batch", "labels"], "kind": "logits"}]
     assert {"torch", "transformers", "onnx", "onnxruntime"} <= set(m["versions"])
     assert m["tokenizer_file"] == "tokenizer.json"
     for name, meta in m["files"].items():
@@ -50,8 +51,8 @@ def test_dynamic_batch_and_sequence(tiny_onnx):
 
 def test_gate_fails_with_exit_code_3_and_leaves_nothing(tiny_bert, tmp_path):
     out = tmp_path / "bundle"
-    with pytest.raises(ParityError, match="exceeds --atol 0") as exc:
-        export(str(tiny_bert), "onnx", out, opts=ExportOptions(atol=0.0))
+    with pytest.raises(ParityError, match="exceeds --atol 1e-15") as exc:
+        export(str(tiny_bert), "onnx", out, opts=ExportOptions(atol=1e-15))
     assert exc.value.exit_code == 3
     assert list(tmp_path.iterdir()) == []  # no bundle, no temporary folder
 

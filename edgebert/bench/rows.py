@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Iterable
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# A row is "already measured" only on the same kind of machine: cpu/machine/label are part of the key.
 KEY_FIELDS = ("model_sha256", "format", "runtime", "runtime_version", "device", "threads", "batch", "seq_len",
-              "repeat")
+              "repeat", "machine", "cpu", "device_label")
 
 
 @dataclass
@@ -33,6 +34,15 @@ class Row:
     repeat: int
     status: str  # "ok" | "failed"
     reason: str = ""
+    cpu_features: list[str] = field(default_factory=list)  # avx2, avx512_vnni, asimddp, i8mm, ...
+    board: str = ""  # the firmware's board name (e.g. "Raspberry Pi 5 Model B Rev 1.0"), when it gives one
+    device_label: str = ""  # --device-label
+    emulated: str = ""  # "qemu-user" when measured under emulation: latency not comparable with hardware
+    golden: str = "none"  # pass | fail | error (bundle's golden check in this worker) | reference | none
+    golden_max_abs: float | None = None
+    golden_mean_cosine: float | None = None
+    golden_agreement: float | None = None
+    golden_reason: str = ""
     load_ms: float | None = None
     warmup: int | None = None
     runs: int | None = None

@@ -14,6 +14,7 @@ from typing import Any, Callable
 from edgebert.bench.rows import Row, append_rows, read_rows, row_key
 from edgebert.bench.targets import Target, identity
 from edgebert.bench.worker import machine_fields
+from edgebert.errors import UsageError
 from edgebert.formats.base import check_device
 
 
@@ -29,10 +30,31 @@ class SweepConfig:
     repeats: int = 1
     timeout_s: float = 1800.0
     force: bool = False
+    device_label: str = ""
 
     def __post_init__(self) -> None:
         check_device(self.device)
+        check_label(self.device_label)
+        for name in ("threads", "warmup", "min_seconds"):
+            if getattr(self, name) < 0:
+                raise UsageError(f"--{name.replace('_', '-')} must not be negative (got {getattr(self, name)})")
+        for name, flag in (("min_runs", "--runs"), ("repeats", "--repeat"), ("timeout_s", "--timeout")):
+            if getattr(self, name) <= 0:
+                raise UsageError(f"{flag} must be positive (got {getattr(self, name)})")
+        if any(n <= 0 for n in self.batches + self.seq_lens):
+            raise UsageError("--batch and --seq take positive whole numbers")
         self.threads = self.threads or os.cpu_count() or 1
+
+
+LABEL_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ._-+()/,#@")
+
+
+def check_label(label: str) -> None:
+    """A device label goes into rows, report headings and file names: printable, short, no table syntax."""
+    odd = sorted({c for c in label if c not in LABEL_CHARS})
+    if odd or len(label) > 64:
+        raise UsageError(f"--device-label {label!r} must be at most 64 letters, digits, spaces and ._-+()/,#@ "
+                         + (f"(found {', '.join(repr(c) for c in odd)})" if odd else f"(got {len(label)} characters)"))
 
 
 @dataclass
@@ -44,10 +66,16 @@ class SweepResult:
     def failed(self) -> list[dict[str, Any]]:
         return [r for r in self.written if r["status"] == "failed"]
 
+    @property
+    def wrong_outputs(self) -> list[dict[str, Any]]:
+        """Measured rows whose bundle failed (or could not run) its golden check in the worker."""
+        return [r for r in self.written if r["status"] == "ok" and r.get("golden") in ("fail", "error")]
+
 
 def _spec(target: Target, cfg: SweepConfig, batch: int, seq: int, repeat: int) -> dict[str, Any]:
     return {"target": target.to_dict(), "device": cfg.device, "threads": cfg.threads, "batch": batch, "seq_len": seq,
-            "repeat": repeat, "warmup": cfg.warmup, "min_runs": cfg.min_runs, "min_seconds": cfg.min_seconds}
+            "repeat": repeat, "warmup": cfg.warmup, "min_runs": cfg.min_runs, "min_seconds": cfg.min_seconds,
+            "device_label": cfg.device_label}
 
 
 def plan(targets: list[Target], cfg: SweepConfig) -> list[tuple[Target, dict[str, Any], dict[str, Any]]]:
@@ -63,7 +91,7 @@ def plan(targets: list[Target], cfg: SweepConfig) -> list[tuple[Target, dict[str
 
 
 def _key(ident: dict[str, Any], spec: dict[str, Any]) -> tuple:
-    return row_key({**ident, **{k: spec[k] for k in ("device", "threads", "batch", "seq_len", "repeat")}})
+    return row_key({**ident, **machine_fields(spec)})
 
 
 def run_worker(spec: dict[str, Any], timeout_s: float) -> dict[str, Any]:

@@ -5,8 +5,6 @@ writes one row to `spec["result_path"]`. A crash (even os.abort) leaves no file;
 """
 from __future__ import annotations
 
-from edgebert.errors import first_line
-
 import datetime as dt
 import gc
 import importlib
@@ -23,6 +21,7 @@ from typing import Any
 from edgebert import __version__
 from edgebert.bench.harness import measure
 from edgebert.bench.targets import Target
+from edgebert.errors import first_line
 
 MB = 1e6
 
@@ -49,19 +48,11 @@ def peak_rss_mb() -> float:
     return peak / MB if sys.platform == "darwin" else peak * 1024 / MB
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith(("model name", "hardware", "cpu model")):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def machine_fields(spec: dict[str, Any]) -> dict[str, Any]:
-    return {"cpu": cpu_model(), "cores": os.cpu_count() or 0, "machine": platform.machine(),
-            "host": socket.gethostname(), "device": spec["device"], "threads": spec["threads"],
+    from edgebert.device_info import describe
+
+    return {**describe(), "host": socket.gethostname(), "device": spec["device"],
+            "device_label": spec.get("device_label") or "", "threads": spec["threads"],
             "batch": spec["batch"], "seq_len": spec["seq_len"], "repeat": spec.get("repeat", 0),
             "edgebert_version": __version__, "python": platform.python_version(),
             "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
@@ -76,9 +67,16 @@ def _load(target: Target, device: str, threads: int) -> tuple[Any, int, list[str
     if target.kind == "bundle":
         from edgebert.runtime import load
 
+        from edgebert.golden import check
+
         predictor = load(target.ref, device=device, threads=threads, verify=False)
         vocab = _bundle_vocab(predictor.bundle.manifest)
-        return predictor.runner, vocab, predictor.bundle.input_names, {"runtime_version": predictor.runner.runtime_version}
+        # Outputs first, then speed: a device whose outputs are wrong must not yield a plain latency.
+        result = check(predictor.bundle, predictor.runner)
+        return predictor.runner, vocab, predictor.bundle.input_names, {
+            "runtime_version": predictor.runner.runtime_version, "golden": result.status,
+            "golden_max_abs": result.max_abs, "golden_mean_cosine": result.mean_cosine,
+            "golden_agreement": result.agreement, "golden_reason": result.reason}
     from edgebert.formats.pytorch import TorchRunner, weights_mb
     from edgebert.models import load_model
 
@@ -86,7 +84,7 @@ def _load(target: Target, device: str, threads: int) -> tuple[Any, int, list[str
     runner = TorchRunner(model, device, threads)
     return runner, model.vocab_size, model.input_names, {
         "parameters": model.parameters, "file_mb": round(weights_mb(model.module), 3),
-        "runtime_version": runner.runtime_version}
+        "runtime_version": runner.runtime_version, "golden": "reference"}
 
 
 def _bundle_vocab(manifest: dict[str, Any]) -> int:

@@ -6,6 +6,8 @@ from typing import Protocol
 
 import numpy as np
 
+from edgebert.parity import Gate
+
 DEVICES = ("cpu", "cuda", "tensorrt")
 
 
@@ -22,6 +24,23 @@ class ExportOptions:
     target: str | None = None  # CPU ISA for quantisation presets (avx2, avx512, avx512-vnni, arm64)
     allow_flex: bool = False
     static_shape: bool = False  # OpenVINO: fix the sequence length(s) to seq_lens (static shapes run faster)
+
+    def __post_init__(self) -> None:
+        from edgebert.errors import UsageError
+
+        if not self.atol > 0:
+            raise UsageError(f"--atol must be a positive tolerance (got {self.atol:g})")
+        for name in ("min_cosine", "min_agreement"):
+            if not 0 < getattr(self, name) <= 1:
+                raise UsageError(f"--{name.replace('_', '-')} must be in (0, 1] (got {getattr(self, name):g})")
+        if not self.seq_lens or any(n <= 0 for n in self.seq_lens):
+            raise UsageError("--seq-len takes positive whole numbers")
+        if self.opset < 7:
+            raise UsageError(f"--opset {self.opset} is too old for these models (use 14 or newer)")
+
+    def gate(self, lossy: bool, random_weights: bool) -> Gate:
+        return Gate(lossy=lossy, atol=self.atol, min_cosine=self.min_cosine, min_agreement=self.min_agreement,
+                    use_agreement=not random_weights)
 
 
 class Runner(Protocol):

@@ -32,7 +32,7 @@ def _quantize(ov_model: Any, model: LoadedModel, opts: ExportOptions) -> tuple[A
     import nncf
 
     from edgebert.inputs import calibration_feeds, parity_batches
-    from edgebert.parity import compare, torch_reference, verdict
+    from edgebert.parity import compare, torch_reference
 
     feeds = calibration_feeds(model.tokenizer, model.input_names, model.vocab_size, opts.calibration_texts)
     quantized = nncf.quantize(ov_model, nncf.Dataset(feeds), model_type=nncf.ModelType.TRANSFORMER,
@@ -41,8 +41,7 @@ def _quantize(ov_model: Any, model: LoadedModel, opts: ExportOptions) -> tuple[A
     runner = OVRunner.from_model(quantized, "cpu", None)
     parity = compare(check, torch_reference(model.module, check, model.input_names),
                      [runner.run(f) for f in check], model.task)
-    ok, why = verdict(parity, lossy=True, atol=opts.atol, min_agreement=opts.min_agreement,
-                      min_cosine=opts.min_cosine, random_weights=model.source.kind == "random")
+    ok, why = opts.gate(lossy=True, random_weights=model.source.kind == "random").judge(parity)
     info = {"method": "nncf.quantize (post-training, weights + activations)", "calibration_samples": len(feeds),
             "model_type": "TRANSFORMER"}
     if ok:

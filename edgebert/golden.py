@@ -1,0 +1,150 @@
+"""Self-verifying bundles: a few real inputs and PyTorch's outputs for them, carried inside every bundle.
+
+At export, each golden text is tokenized at its own length and run through PyTorch alone (batch 1), so a text
+has one answer whatever it would be batched with. On a device, `check()` runs the same inputs through the
+bundle's runtime and applies the gate recorded at export. Runtime-only: numpy and the format's runner.
+
+golden.npz holds plain arrays (loaded with allow_pickle=False): the token inputs padded to a common length,
+`lengths`, and `reference` = PyTorch's outputs, (N, C) / (N, H) for vector outputs or every valid token's
+(sum(lengths), H) for token outputs. The texts, the gate and the file's sha256 are in manifest.json.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgebert.errors import BundleError, ParityError, first_line
+from edgebert.parity import Gate, Parity, compare
+
+GOLDEN_FILE = "golden.npz"
+MAX_TOKENS = 64  # per text: keeps the file small (BERT-base token outputs: ~0.3 MB)
+# Short and long, a question, negation, numbers, and capitals/accents/punctuation (tokenizers differ there).
+GOLDEN_TEXTS = [
+    "The movie was an absolute delight from start to finish.",
+    "I would not recommend this restaurant to anyone.",
+    "How do I reset my password if I no longer have access to my email?",
+    "Bake the bread at 220 degrees for about thirty-five minutes.",
+    "I loved the characters, but the plot dragged on far too long and the ending made no sense at all, "
+    "which left the whole audience confused and somewhat annoyed as we walked out of the theatre.",
+    "Café Zürich's crème brûlée was naïve — but GREAT!",
+]
+
+
+@dataclass
+class GoldenResult:
+    """One bundle's golden check: 'pass', 'fail' (outputs beyond the gate) or 'error' (could not run)."""
+
+    status: str
+    samples: int = 0
+    max_abs: float | None = None
+    mean_cosine: float | None = None
+    min_cosine: float | None = None
+    agreement: float | None = None
+    gate: str = ""
+    reason: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "pass"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def golden_feeds(tokenizer: Any | None, names: list[str], vocab_size: int, max_len: int,
+                 texts: list[str] | None = None) -> list[dict[str, np.ndarray]]:
+    """One batch-1 feed per golden text at its own length (at most max_len); seeded random ids without a tokenizer."""
+    from edgebert.inputs import random_ids, tokenize
+
+    limit = min(MAX_TOKENS, max_len)
+    if tokenizer is None:
+        return [random_ids(1, n, vocab_size, names, seed=n, ragged=False) for n in (8, 16, 24, min(32, limit))]
+    return [tokenize(tokenizer, [text], None, names, max_length=limit) for text in texts or GOLDEN_TEXTS]
+
+
+def pack(feeds: list[dict[str, np.ndarray]], outputs: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """Arrays for golden.npz: inputs padded with 0 to a common length, and the reference outputs."""
+    lengths = np.array([f["attention_mask"].shape[1] for f in feeds], dtype=np.int64)
+    width = int(lengths.max())
+    arrays: dict[str, np.ndarray] = {"lengths": lengths}
+    for name in feeds[0]:
+        arrays[name] = np.stack([np.pad(f[name][0], (0, width - f[name].shape[1])) for f in feeds]).astype(np.int64)
+    if outputs[0].ndim == 3:  # (1, T, H) each: keep every valid token, concatenated
+        arrays["reference"] = np.concatenate([o[0] for o in outputs]).astype(np.float32)
+    else:
+        arrays["reference"] = np.concatenate(outputs).astype(np.float32)
+    return arrays
+
+
+def write(folder: Path, arrays: dict[str, np.ndarray]) -> str:
+    """Write golden.npz (uncompressed: readable by any npz reader, including an app's)."""
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    (folder / GOLDEN_FILE).write_bytes(buf.getvalue())
+    return GOLDEN_FILE
+
+
+def section(texts: list[str] | None, arrays: dict[str, np.ndarray], gate: Gate, reference: str) -> dict[str, Any]:
+    """The manifest's "golden" entry."""
+    return {"file": GOLDEN_FILE, "samples": int(len(arrays["lengths"])), "texts": texts,
+            "lengths": [int(n) for n in arrays["lengths"]], "reference": reference, "gate": gate.to_dict()}
+
+
+def load_arrays(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as data:  # never unpickle: a bundle may come from anywhere
+            return {k: data[k] for k in data.files}
+    except (OSError, ValueError) as err:
+        raise BundleError(f"Golden file '{path}' is unreadable: {first_line(err)}") from err
+
+
+def samples(arrays: dict[str, np.ndarray], names: list[str]) -> tuple[list[dict[str, np.ndarray]], list[np.ndarray]]:
+    """Unpack golden.npz into batch-1 feeds at each text's length and the matching reference outputs."""
+    lengths = [int(n) for n in arrays["lengths"]]
+    missing = [n for n in names if n not in arrays]
+    if missing or "reference" not in arrays:
+        raise BundleError(f"Golden file lacks {', '.join(missing or ['reference'])}. Fix: re-export the bundle")
+    feeds = [{n: arrays[n][i:i + 1, :length] for n in names} for i, length in enumerate(lengths)]
+    ref = arrays["reference"]
+    if ref.shape[0] == len(lengths):  # one vector per sample
+        refs = [ref[i:i + 1] for i in range(len(lengths))]
+    elif ref.shape[0] == sum(lengths):  # every valid token of every sample
+        cuts = np.cumsum([0] + lengths)
+        refs = [ref[None, cuts[i]:cuts[i + 1]] for i in range(len(lengths))]
+    else:
+        raise BundleError(f"Golden reference has {ref.shape[0]} rows for {len(lengths)} samples. Fix: re-export")
+    return feeds, refs
+
+
+def check(bundle: Any, runner: Any) -> GoldenResult:
+    """Run the bundle's golden inputs through its runner and apply the gate recorded at export.
+
+    Token-input bundles get each golden input alone; bundles whose graph takes raw text get the golden texts
+    (through `runner.run_text`)."""
+    meta = bundle.manifest.get("golden")
+    if not meta:
+        return GoldenResult("error", reason="the bundle has no golden set (exported before edgebert 0.2). "
+                                            "Fix: re-export it")
+    gate = Gate.from_dict(meta["gate"])
+    arrays = load_arrays(bundle.path / meta["file"])
+    try:
+        feeds, refs = samples(arrays, [n for n in bundle.input_names if n in arrays] or bundle.input_names)
+        if hasattr(runner, "run_text"):
+            actual = [np.asarray(runner.run_text([text])) for text in meta.get("texts") or []]
+        else:
+            actual = [np.asarray(runner.run(feed)) for feed in feeds]
+        parity: Parity = compare(feeds, refs, actual, bundle.manifest.get("task", "encoder"))
+    except BundleError:
+        raise
+    except ParityError as err:  # e.g. an output of the wrong shape
+        return GoldenResult("fail", len(feeds), gate=gate.describe(), reason=str(err))
+    except Exception as err:  # noqa: BLE001 - a runtime that fails on its own golden inputs is a failed check
+        return GoldenResult("error", len(feeds) if "feeds" in locals() else 0,
+                            reason=f"{type(err).__name__}: {first_line(err)}")
+    ok, why = gate.judge(parity)
+    return GoldenResult("pass" if ok else "fail", parity.samples, parity.max_abs, parity.mean_cosine,
+                        parity.min_cosine, parity.agreement, parity.gate, why)
