@@ -29,6 +29,10 @@ PRESETS: dict[str, tuple[str, bool]] = {
     "avx2": ("QInt8", False),
     "avx512": ("QInt8", True),
     "avx512-vnni": ("QInt8", False),  # VPDPBUSD accumulates in int32: no saturation
+    # ONNX Runtime's arm64 MLAS (platform.cpp): activations are uint8 here too; with the dot-product extension
+    # (asimddp: Cortex-A55/A76 as in a Pi 5, Neoverse-N1) U8S8 and U8U8 both run the UDOT kernel, with i8mm
+    # (Neoverse-V1/N2, Graviton3) UMMLA, and plain NEON (Cortex-A72, Pi 4) widening multiply-adds. All accumulate
+    # in int32, so no saturation to dodge: full-range signed per-channel weights, like VNNI.
     "arm64": ("QInt8", False),
 }
 OPERATORS = ["MatMul", "Attention", "Gather"]

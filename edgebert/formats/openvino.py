@@ -31,8 +31,16 @@ def _quantize(ov_model: Any, model: LoadedModel, opts: ExportOptions) -> tuple[A
     quantised model misses the accuracy gate on the calibration-independent parity inputs."""
     import nncf
 
+    from edgebert.formats.onnx_int8 import detect_target
     from edgebert.inputs import calibration_feeds, parity_batches
     from edgebert.parity import compare, torch_reference
+
+    if (opts.target or detect_target()) == "arm64":
+        # OpenVINO 2026.4's ARM CPU plugin cannot compile NNCF's FakeQuantize graph (ConvertFullyConnectedBias
+        # throws "index '0' out of range", seen on aarch64); int8 weight compression compiles and runs there.
+        return nncf.compress_weights(ov_model), {
+            "method": "nncf.compress_weights (int8 weights only)", "target": "arm64",
+            "reason": "the ARM CPU plugin cannot compile post-training INT8 (FakeQuantize) graphs"}
 
     feeds = calibration_feeds(model.tokenizer, model.input_names, model.vocab_size, opts.calibration_texts)
     quantized = nncf.quantize(ov_model, nncf.Dataset(feeds), model_type=nncf.ModelType.TRANSFORMER,
