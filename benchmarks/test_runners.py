@@ -9,15 +9,14 @@ import pytest
 
 from benchmarks.conftest import ARCHS, FULL, SEQ, THREADS
 from edgebert.formats import FORMATS
-from edgebert.inputs import bench_feed
+from edgebert.inputs import bench_call, bench_feed
 
 ROUNDS = 30 if FULL else 20
 _p50: dict[tuple[str, str], float] = {}
 
 
 def _bench(benchmark, runner, names, key):
-    feed = bench_feed(1, SEQ, 30522, names)
-    benchmark.pedantic(runner.run, args=(feed,), rounds=ROUNDS, warmup_rounds=3, iterations=1)
+    benchmark.pedantic(bench_call(runner, 1, SEQ, 30522, names), rounds=ROUNDS, warmup_rounds=3, iterations=1)
     _p50[key] = benchmark.stats.stats.median
     benchmark.extra_info.update({"seq_len": SEQ, "batch": 1, "threads": THREADS, "full_size": FULL})
 

@@ -329,8 +329,8 @@ def formats() -> None:
     from edgebert.formats import FORMATS
 
     for spec in FORMATS.values():
-        out.print(f"{spec.name:18} {spec.description}  (export: edgebert[{spec.export_extra}], "
-                  f"run: edgebert[{spec.runtime_extra}])", markup=False)
+        out.print(f"{spec.name:22} {spec.description}  (export: edgebert[{spec.export_extra}], "
+                  f"run: edgebert[{spec.runtime_extra}])\n{'':22} in an app: {spec.app_sdk}", markup=False)
 
 
 def _parser_exceptions() -> tuple[tuple[type, ...], tuple[type, ...], tuple[type, ...]]:

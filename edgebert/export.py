@@ -80,9 +80,17 @@ def export_model(model: LoadedModel, fmt_name: str, out: Path, opts: ExportOptio
         }
         manifest = write_manifest(work, manifest)  # provisional: the runner reads it to load
         runner = impl.load(Bundle(work, manifest), "cpu", None)
-        parity = compare(feeds, reference, run_artifact(runner.run, feeds), model.task)
+        if hasattr(runner, "run_text"):  # the graph tokenizes: gate it on raw text against the Python tokenizer
+            feeds, reference, actual = _text_parity(model, runner, texts, min(max_len, model.max_positions))
+            inputs_used = "raw text, one per run (accented and over-long text included) vs PyTorch on the Python " \
+                          "tokenizer's ids"
+        else:
+            actual = run_artifact(runner.run, feeds)
+            inputs_used = "tokenized English sentences" if model.tokenizer else "random ids, mixed lengths"
+        parity = compare(feeds, reference, actual, model.task)
         manifest["parity"] = apply_gate(parity, gate).to_dict()
-        manifest["parity"]["inputs"] = "tokenized English sentences" if model.tokenizer else "random ids, mixed lengths"
+        manifest["parity"]["inputs"] = inputs_used
+        manifest["batching"] = _batch_invariance(runner, gold_feeds, gate.atol)
         result = golden.check(Bundle(work, manifest), runner)
         del runner
         if not result.passed:
@@ -91,6 +99,44 @@ def export_model(model: LoadedModel, fmt_name: str, out: Path, opts: ExportOptio
         manifest["golden"]["at_export"] = {k: v for k, v in result.to_dict().items() if k not in ("status", "reason")}
         manifest = write_manifest(work, {k: v for k, v in manifest.items() if k not in ("files", "manifest_version")})
     return manifest
+
+
+def _batch_invariance(runner: Any, feeds: list[dict], atol: float) -> dict[str, Any]:
+    """Does a text's output depend on its batchmates? The golden texts padded into one batch vs each alone.
+
+    Dynamic INT8 computes activation scales over the whole input tensor (padding and batchmates included), so
+    there a text drifts (cosine ~0.99) with what it is batched with; the Predictor then runs one text at a time."""
+    import numpy as np
+
+    if hasattr(runner, "run_text"):
+        return {"batch_invariant": True, "how": "one text per run (the graph tokenizes one text)"}
+    width = max(f["attention_mask"].shape[1] for f in feeds)
+    batch = {k: np.concatenate([np.pad(f[k], ((0, 0), (0, width - f[k].shape[1]))) for f in feeds]) for k in feeds[0]}
+    together = np.asarray(runner.run(batch), np.float64)
+    worst, low = 0.0, 1.0
+    for i, feed in enumerate(feeds):
+        alone = np.asarray(runner.run(feed), np.float64)[0]
+        row = together[i, : alone.shape[0]] if alone.ndim == 2 else together[i]
+        worst = max(worst, float(np.abs(row - alone).max()))
+        a, b = alone.ravel(), row.ravel()
+        low = min(low, float(a @ b / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-12)))
+    invariant = worst <= atol
+    return {"batch_invariant": invariant, "max_abs": worst, "min_cosine": low,
+            "how": "any batch" if invariant else "one text per run (edgebert.load, predict, eval and verify do this)"}
+
+
+# Longer than any BERT's 512 positions: the in-graph tokenizer must truncate exactly as the Python one does.
+LONG_TEXT = "The committee reviewed every proposal carefully before the final vote was taken. " * 60
+
+
+def _text_parity(model: LoadedModel, runner: Any, texts: list[str] | None, max_len: int) -> tuple[list, list, list]:
+    """Each gate text alone through the artifact's own tokenizer, vs PyTorch on the Python tokenizer's ids."""
+    from edgebert.inputs import SENTENCES, tokenize
+
+    gate_texts = list(texts or SENTENCES) + list(golden.GOLDEN_TEXTS) + [LONG_TEXT]
+    feeds = [tokenize(model.tokenizer, [t], None, model.input_names, max_length=max_len) for t in gate_texts]
+    reference = torch_reference(model.module, feeds, model.input_names)
+    return feeds, reference, [runner.run_text([t]) for t in gate_texts]
 
 
 def _golden_texts(model: LoadedModel) -> list[str] | None:

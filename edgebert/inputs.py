@@ -99,6 +99,16 @@ def bench_feed(batch: int, seq_len: int, vocab_size: int, names: list[str]) -> d
     return random_ids(batch, seq_len, vocab_size, names, seed=1234, ragged=False)
 
 
+def bench_call(runner: Any, batch: int, seq_len: int, vocab_size: int, names: list[str]) -> Any:
+    """The call a benchmark times: token ids of shape (batch, seq_len), or for graphs that tokenize, texts that
+    make seq_len tokens with [CLS]/[SEP] ("word" is one WordPiece token)."""
+    if hasattr(runner, "run_text"):
+        texts = [" ".join(["word"] * max(1, seq_len - 2))] * batch
+        return lambda: runner.run_text(texts)
+    feed = bench_feed(batch, seq_len, vocab_size, names)
+    return lambda: runner.run(feed)
+
+
 def calibration_feeds(tokenizer: Any | None, names: list[str], vocab_size: int, texts: list[str] | None,
                       seq_len: int = 128) -> list[dict[str, np.ndarray]]:
     """One batch-1 feed per calibration sentence (the user's file, or SENTENCES); random ids without a tokenizer."""

@@ -30,6 +30,7 @@ class Predictor:
         self.output_kind: str = output_kind(bundle.manifest)
         self._tokenizer: Any | None = None
         self.truncated = 0  # texts cut to max_positions so far (eval reports it)
+        self.batch_invariant = bool((bundle.manifest.get("batching") or {}).get("batch_invariant", True))
 
     @property
     def tokenizer(self) -> Any:
@@ -64,14 +65,35 @@ class Predictor:
         }
         return {k: v for k, v in feed.items() if k in self.bundle.input_names}
 
-    def __call__(self, inputs: list[str] | dict[str, np.ndarray]) -> np.ndarray:
-        feed = inputs if isinstance(inputs, dict) else self.encode(inputs)
-        return self.runner.run(feed)
+    def __call__(self, inputs: list[str] | dict[str, np.ndarray], pairs: list[str] | None = None) -> np.ndarray:
+        """Raw outputs for texts (or a feed of right-padded token arrays): one text, one answer, whatever batch."""
+        if not isinstance(inputs, dict) and hasattr(self.runner, "run_text"):
+            return self.runner.run_text(list(inputs), pairs)
+        feed = inputs if isinstance(inputs, dict) else self.encode(inputs, pairs)
+        return self.run(feed)
+
+    def run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
+        """The runner on a feed; bundles whose output depends on batchmates (dynamic INT8) run a text at a time,
+        each at its own length, and outputs are padded back to the batch's shape."""
+        batch = next(iter(feed.values())).shape[0]
+        if self.batch_invariant or batch == 1:
+            return self.runner.run(feed)
+        lengths = feed["attention_mask"].sum(axis=1)
+        outs = []
+        for i, n in enumerate(lengths):
+            out = self.runner.run({k: v[i:i + 1, : int(n)] for k, v in feed.items()})
+            if out.ndim == 3:  # (1, n, H) -> (1, T, H)
+                out = np.pad(out, ((0, 0), (0, feed["attention_mask"].shape[1] - out.shape[1]), (0, 0)))
+            outs.append(out)
+        return np.concatenate(outs)
 
     def predict(self, texts: list[str]) -> list[dict[str, Any]]:
         """Labels + softmax scores (classifiers) or mean-pooled, L2-normalised embeddings (encoders)."""
-        feed = self.encode(texts)
-        out = self.runner.run(feed).astype(np.float64)
+        if hasattr(self.runner, "run_text"):
+            feed, out = None, self.runner.run_text(list(texts)).astype(np.float64)
+        else:
+            feed = self.encode(texts)
+            out = self.run(feed).astype(np.float64)
         results = []
         if self.output_kind in ("logits", "probabilities"):
             probs = out if self.output_kind == "probabilities" else softmax(out)
@@ -81,7 +103,8 @@ class Predictor:
                 scores = {self.labels[i] if i < len(self.labels) else str(i): round(float(p), 6) for i, p in enumerate(row)}
                 results.append({"text": text, "label": label, "score": round(float(row[best]), 6), "scores": scores})
         else:
-            emb = mean_pool(out, feed["attention_mask"]) if self.output_kind == "last_hidden_state" else out
+            emb = mean_pool(out, feed["attention_mask"]) if feed is not None and self.output_kind == "last_hidden_state" \
+                else out
             emb /= np.clip(np.linalg.norm(emb, axis=-1, keepdims=True), 1e-12, None)
             results = [{"text": t, "embedding": [round(float(x), 6) for x in e]} for t, e in zip(texts, emb)]
         return results

@@ -43,6 +43,7 @@ class Row:
     golden_mean_cosine: float | None = None
     golden_agreement: float | None = None
     golden_reason: str = ""
+    app_sdk: str = ""  # what loads the bundle in an app (e.g. MediaPipe Tasks TextClassifier), from its manifest
     load_ms: float | None = None
     warmup: int | None = None
     runs: int | None = None

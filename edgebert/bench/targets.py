@@ -56,7 +56,8 @@ def identity(target: Target) -> dict[str, Any]:
         return {"model": _model_name(src.get("spec", target.ref)), "model_sha256": bundle.model_sha256,
                 "weights": "random" if src.get("kind") == "random" else "real", "format": bundle.format,
                 "runtime": fmt.runtime, "runtime_version": _version(fmt.runtime, f"{fmt.runtime}-gpu"),
-                "file_mb": round(bundle.size_mb, 3), "parameters": bundle.manifest.get("parameters")}
+                "file_mb": round(bundle.size_mb, 3), "parameters": bundle.manifest.get("parameters"),
+                "app_sdk": bundle.manifest.get("app_sdk") or fmt.app_sdk}
     if target.kind == "python":
         return {"model": target.ref, "model_sha256": f"python:{target.ref}", "weights": "none", "format": "python",
                 "runtime": "python", "runtime_version": "", "file_mb": None, "parameters": None}

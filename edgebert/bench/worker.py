@@ -102,7 +102,7 @@ def _runtime_modules(target: Target) -> tuple[str, ...]:
 
 def run_row(spec: dict[str, Any]) -> dict[str, Any]:
     """Measure one row; returns the row's measured fields (identity fields come from the parent)."""
-    from edgebert.inputs import bench_feed
+    from edgebert.inputs import bench_call
 
     target = Target(**spec["target"])
     if target.kind == "bundle":
@@ -116,9 +116,8 @@ def run_row(spec: dict[str, Any]) -> dict[str, Any]:
     start = time.perf_counter()
     runner, vocab, names, extra = _load(target, spec["device"], spec["threads"])
     load_ms = (time.perf_counter() - start) * 1e3
-    feed = bench_feed(spec["batch"], spec["seq_len"], vocab, names)
-    lat = measure(lambda: runner.run(feed), warmup=spec["warmup"], min_runs=spec["min_runs"],
-                  min_seconds=spec["min_seconds"])
+    fn = bench_call(runner, spec["batch"], spec["seq_len"], vocab, names)
+    lat = measure(fn, warmup=spec["warmup"], min_runs=spec["min_runs"], min_seconds=spec["min_seconds"])
     peak = peak_rss_mb()
     row = {**machine_fields(spec), **extra, "status": "ok", "load_ms": round(load_ms, 2),
            "warmup": spec["warmup"], "runs": lat.runs,

@@ -20,8 +20,7 @@ def _bundle_outputs(path: Path, texts_a: list[str], texts_b: list[str] | None) -
     pred = edgebert.load(path)
     outs = []
     for i in range(0, len(texts_a), BATCH):
-        feed = pred.encode(texts_a[i:i + BATCH], texts_b[i:i + BATCH] if texts_b else None)
-        outs.append(pred(feed))
+        outs.append(pred(texts_a[i:i + BATCH], texts_b[i:i + BATCH] if texts_b else None))
     m = pred.bundle.manifest
     return np.concatenate(outs), {"model": Path(m["source"]["spec"].rstrip("/")).name, "format": m["format"],
                                   "source": m["source"]["spec"]}

@@ -36,6 +36,10 @@ _OPENVINO = dict(export_extra="openvino", runtime_extra="runtime-openvino", runt
 _TFLITE = dict(export_extra="tflite", runtime="ai-edge-litert", runtime_modules=("ai_edge_litert",),
                export_modules=("torch", "transformers", "litert_torch", "ai_edge_quantizer", "ai_edge_litert"),
                app_sdk="LiteRT / TensorFlow Lite Interpreter (Android, iOS, C++), tensors in and out")
+_MEDIAPIPE = {**_TFLITE, "export_extra": "mediapipe",
+              "export_modules": _TFLITE["export_modules"] + ("mediapipe",),
+              "app_sdk": "MediaPipe Tasks Text: TextClassifier / TextEmbedder load the file by path (Android "
+                         "com.google.mediapipe:tasks-text, iOS MediaPipeTasksText, Python mediapipe)"}
 
 _SPECS = (
     FormatSpec("onnx", "edgebert.formats.onnx", "ONNX fp32, dynamic batch/sequence"),
@@ -46,6 +50,15 @@ _SPECS = (
     FormatSpec("onnx-int8-static", "edgebert.formats.onnx_int8_static",
                "static QDQ INT8 calibrated on text (--calibration-text)", lossy=True, in_suite=False),
     FormatSpec("onnx-fp16", "edgebert.formats.onnx_fp16", "fp16 weights/compute, fp32 I/O, for GPUs", lossy=True),
+    FormatSpec("onnx-text", "edgebert.formats.onnx_text",
+               "text in, answer out: the tokenizer inside the graph (onnxruntime-extensions BertTokenizer op)",
+               export_modules=("torch", "transformers", "onnx", "onnxruntime", "onnxruntime_extensions"),
+               runtime_modules=("onnxruntime", "onnxruntime_extensions"),
+               app_sdk=f"{ORT_APPS} + onnxruntime-extensions (Android/iOS packages): raw strings in"),
+    FormatSpec("onnx-mobile", "edgebert.formats.ort_mobile",
+               "ORT format (.ort, Fixed optimizations, ARM target) + required_operators.config for minimal builds"),
+    FormatSpec("onnx-mobile-int8", "edgebert.formats.ort_mobile_int8",
+               "onnx-mobile with dynamic INT8 (arm64 preset unless --target)", lossy=True),
     FormatSpec("openvino", "edgebert.formats.openvino", "OpenVINO IR fp32 (dynamic, or --static-shape)", **_OPENVINO),
     FormatSpec("openvino-fp16", "edgebert.formats.openvino_fp16", "OpenVINO IR, fp16-compressed weights",
                lossy=True, **_OPENVINO),
@@ -57,6 +70,10 @@ _SPECS = (
     FormatSpec("tflite-fp16", "edgebert.formats.tflite_fp16", "TFLite, fp16 weights", lossy=True, **_TFLITE),
     FormatSpec("tflite-int8", "edgebert.formats.tflite_int8", "TFLite, dynamic-range int8 weights", lossy=True,
                **_TFLITE),
+    FormatSpec("tflite-mediapipe", "edgebert.formats.mediapipe",
+               "TFLite + MediaPipe metadata (tokenizer, labels; softmax/pooling inside), fixed --seq-len", **_MEDIAPIPE),
+    FormatSpec("tflite-mediapipe-int8", "edgebert.formats.mediapipe_int8",
+               "tflite-mediapipe with dynamic-range int8 weights", lossy=True, **_MEDIAPIPE),
 )
 FORMATS: dict[str, FormatSpec] = {spec.name: spec for spec in _SPECS}
 

@@ -19,7 +19,8 @@ class OrtRunner:
 
     runtime = "onnxruntime"
 
-    def __init__(self, model_path: Path, device: str = "cpu", threads: int | None = None) -> None:
+    def __init__(self, model_path: Path, device: str = "cpu", threads: int | None = None,
+                 custom_ops_library: str | None = None) -> None:
         try:
             import onnxruntime as ort
         except ImportError as err:
@@ -39,6 +40,8 @@ class OrtRunner:
         if threads:
             opts.intra_op_num_threads = threads
             opts.inter_op_num_threads = 1
+        if custom_ops_library:  # onnxruntime-extensions' ops (the text-in format's tokenizer)
+            opts.register_custom_ops_library(custom_ops_library)
         try:
             self.session = ort.InferenceSession(str(model_path), sess_options=opts, providers=wanted)
         except Exception as err:  # noqa: BLE001 - ORT raises several untyped errors for bad files

@@ -38,6 +38,11 @@ def _convert(model: LoadedModel, path: Path, seq_len: int) -> None:
     sample = {n: torch.ones((1, seq_len), dtype=torch.long) for n in model.input_names}
     sample["token_type_ids"] = torch.zeros((1, seq_len), dtype=torch.long)
     sample = {n: sample[n] for n in model.input_names}
+    from edgebert.quiet import verbose
+
+    progress = getattr(getattr(litert_torch, "progress", None), "console", None)
+    if progress is not None and not verbose():
+        progress.quiet = True  # litert-torch prints every conversion stage to stdout through its rich console
     try:
         # kwargs, not args: the signature's inputs then carry the model's input names
         litert_torch.convert(model.module.eval(), sample_kwargs=sample).export(str(path))

@@ -1,0 +1,198 @@
+"""MediaPipe Tasks text models: a .tflite that TextClassifier / TextEmbedder load from its path alone.
+
+What MediaPipe's C++ task graph (the same on Android, iOS, Python and Web) requires of a BERT text model, and how
+this export meets it (mediapipe/tasks/cc/text/utils/text_model_utils.cc, bert_preprocessor_calculator.cc):
+- exactly three int32 inputs, 2-D, batch 1, one fixed length: ids, mask, segment ids. DistilBERT has no segment
+  input, so the wrapper adds one and uses it in a way that changes nothing (the converter would drop an unused one);
+- the tokenizer comes from the metadata: BertTokenizer options with vocab.txt packed into the file. MediaPipe
+  lowercases, so only uncased vocabularies are accepted;
+- a classifier's output is used as scores as-is: the softmax is inside the model, labels are in the metadata;
+- an embedder flattens each output into one embedding: the masked mean pooling is inside the model, [1, H] out.
+Run on the desktop with ai-edge-litert like any TFLite bundle; `edgebert verify` checks it the same way.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from edgebert.bundle import Bundle
+from edgebert.errors import ExportError, MissingRuntime, UsageError, first_line
+from edgebert.formats.base import ExportOptions
+from edgebert.formats.tflite import TFLiteRunner, _convert, _quantize, _versions, operators
+from edgebert.models import LoadedModel
+
+MODEL_FILE = "model.tflite"
+VOCAB_FILE = "vocab.txt"
+INPUTS = ("input_ids", "attention_mask", "token_type_ids")  # -> MediaPipe's ids, mask, segment_ids
+TASKS = {"classification": "TextClassifier", "encoder": "TextEmbedder"}
+APP = "MediaPipe Tasks Text (Android com.google.mediapipe:tasks-text, iOS MediaPipeTasksText, Python mediapipe)"
+
+
+def _wrapper(inner: Any, task: str, has_segments: bool) -> Any:
+    import torch
+
+    class MediaPipeText(torch.nn.Module):
+        """(ids, mask, segment ids), each (1, T) -> softmax scores (1, labels) or mean-pooled embedding (1, H)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            if has_segments:
+                out = self.inner(input_ids, attention_mask, token_type_ids)
+            else:  # keep the segment input alive in the graph without changing the ids: segment ids are 0 or 1
+                out = self.inner(input_ids + token_type_ids * (token_type_ids > 1).long(), attention_mask)
+            if task == "classification":
+                return torch.softmax(out, dim=-1)  # MediaPipe uses the output as scores as-is
+            mask = attention_mask.unsqueeze(-1).to(out.dtype)  # (B, T, 1)
+            return (out * mask).sum(1) / mask.sum(1).clamp(min=1e-9)  # (B, H), sentence-transformers pooling
+
+    wrapped = MediaPipeText().eval()
+    wrapped.config = inner.config
+    return wrapped
+
+
+def reference_model(model: LoadedModel, opts: ExportOptions) -> LoadedModel:
+    """What the .tflite computes: the model with three inputs and its post-processing inside."""
+    if len(set(opts.seq_lens)) != 1:
+        raise UsageError("MediaPipe text models have one fixed length: pass a single --seq-len (e.g. 128)")
+    has_segments = "token_type_ids" in model.input_names
+    return dataclasses.replace(
+        model, module=_wrapper(model.module, model.task, has_segments), input_names=list(INPUTS),
+        output_name="probabilities" if model.task == "classification" else "embedding",
+        output_kind="probabilities" if model.task == "classification" else "embedding", cache={})
+
+
+def write_vocab(tokenizer: Any, path: Path) -> None:
+    """vocab.txt from the fast tokenizer's WordPiece vocabulary, one token per line in id order (transformers 5
+    writes none); refuse what MediaPipe's BertTokenizer would tokenize differently."""
+    state = json.loads(tokenizer.backend_tokenizer.to_str())
+    if state.get("model", {}).get("type") != "WordPiece":
+        raise ExportError("MediaPipe's BertTokenizer needs a WordPiece (BERT) vocabulary; this model's tokenizer is "
+                          f"{state.get('model', {}).get('type')}")
+    normalizer = state.get("normalizer") or {}
+    if normalizer.get("type") == "BertNormalizer" and not normalizer.get("lowercase", True):
+        raise ExportError("MediaPipe's BertTokenizer lowercases all text, so a cased vocabulary would see "
+                          "different tokens; export an uncased model for MediaPipe (other formats take cased ones)")
+    vocab = state["model"]["vocab"]
+    tokens = [tok for tok, _ in sorted(vocab.items(), key=lambda kv: kv[1])]
+    if [vocab[t] for t in tokens] != list(range(len(tokens))):
+        raise ExportError("The WordPiece vocabulary's ids are not 0..N-1; cannot write vocab.txt for MediaPipe")
+    path.write_text("\n".join(tokens) + "\n", encoding="utf-8")
+
+
+def _tensor_names(path: Path) -> dict[str, str]:
+    """The .tflite's real input tensor names for ids/mask/segments (the metadata writer matches on them)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    names = [d["name"] for d in Interpreter(model_path=str(path)).get_input_details()]
+    found = {}
+    for key in INPUTS:
+        match = [n for n in names if key in n]
+        if len(match) != 1:
+            raise ExportError(f"The converted model's inputs are {names}: expected one named like '{key}' "
+                              "(MediaPipe needs exactly ids, mask and segment ids)")
+        found[key] = match[0]
+    return found
+
+
+def inline_buffers(data: bytes) -> bytes:
+    """ai-edge-quantizer stores weights after the flatbuffer, addressed by offset; MediaPipe's metadata populator
+    re-packs the flatbuffer and loses them ("Constant buffer specified an out of range offset"). Move them back
+    inline, the layout the converter itself writes."""
+    import flatbuffers
+    from mediapipe.tasks.metadata import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(bytearray(data), 0))
+    moved = 0
+    for buf in model.buffers or []:
+        if buf.offset and buf.offset > 1:  # offset 1 marks an empty buffer
+            buf.data = list(data[buf.offset:buf.offset + buf.size])
+            buf.offset, buf.size = 0, 0
+            moved += 1
+    if not moved:
+        return data
+    builder = flatbuffers.Builder(len(data) + 1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def _populate(path: Path, model: LoadedModel, vocab: Path) -> dict[str, Any]:
+    """Pack tokenizer, vocab and labels into the .tflite's metadata with MediaPipe's own writers."""
+    from edgebert.formats import mediapipe_version
+
+    mediapipe_version.install()
+    try:
+        from mediapipe.tasks.python.metadata.metadata_writers import metadata_writer, text_classifier
+    except ImportError as err:
+        raise MissingRuntime("mediapipe", "mediapipe") from err
+    names = _tensor_names(path)
+    ids, mask, segments = names["input_ids"], names["attention_mask"], names["token_type_ids"]
+    buf = bytearray(inline_buffers(path.read_bytes()))
+    tokenizer = metadata_writer.BertTokenizer(str(vocab))
+    try:
+        if model.task == "classification":
+            labels = metadata_writer.Labels().add(model.labels)
+            writer = text_classifier.MetadataWriter.create_for_bert_model(
+                buf, tokenizer=tokenizer, labels=labels, ids_name=ids, mask_name=mask, segment_name=segments)
+        else:
+            writer = (metadata_writer.MetadataWriter.create(buf)
+                      .add_general_info("edgebert text embedder", "Mean-pooled sentence embedding (BERT)")
+                      .add_bert_text_input(tokenizer, ids, mask, segments)
+                      .add_feature_output(name="embedding", description="mean-pooled last hidden state"))
+        content, _ = writer.populate()
+    except Exception as err:  # noqa: BLE001 - the writers raise ValueError, KeyError, RuntimeError...
+        raise ExportError(f"MediaPipe metadata writer failed: {first_line(err)}") from err
+    finally:
+        writer = None  # its __del__ removes a temp folder; at interpreter exit `os` is gone and it raises
+        import gc
+
+        gc.collect()
+    path.write_bytes(bytes(content))
+    return {"ids": ids, "mask": mask, "segment_ids": segments}
+
+
+def export_variant(model: LoadedModel, work: Path, opts: ExportOptions, precision: str) -> dict[str, Any]:
+    if model.tokenizer is None:
+        raise ExportError("MediaPipe text models carry their tokenizer: this model has none")
+    import importlib.metadata as md
+
+    import ai_edge_litert
+
+    (length,) = set(opts.seq_lens)
+    write_vocab(model.tokenizer, work / VOCAB_FILE)
+    with tempfile.TemporaryDirectory(prefix="edgebert-mediapipe-") as tmp:
+        fp32 = Path(tmp) / "fp32.tflite"
+        _convert(model, fp32, length)
+        quant = _quantize(fp32, work / MODEL_FILE, precision) if precision != "fp32" else None
+        if precision == "fp32":
+            fp32.replace(work / MODEL_FILE)
+    tensors = _populate(work / MODEL_FILE, model, work / VOCAB_FILE)
+    ops = operators(work / MODEL_FILE)
+    info: dict[str, Any] = {
+        "model_file": MODEL_FILE, "model_files": [MODEL_FILE],
+        "shapes": {"static": True, "seq_lens": [length], "batch": 1, "files": {str(length): MODEL_FILE}},
+        "inputs": [{"name": n, "dtype": "int32", "axes": [1, length]} for n in INPUTS],
+        "operators": ops, "flex_ops": [], "precision": precision, "exporter": "litert-torch + MediaPipe metadata",
+        "extra_files": {"vocab": VOCAB_FILE},
+        "mediapipe": {"task": TASKS[model.task], "input_tensors": tensors, "max_seq_len": length,
+                      "tokenizer": "BertTokenizer from the metadata (vocab.txt packed in the file); lowercases",
+                      "labels": model.labels, "output": model.output_kind,
+                      "mediapipe_version": md.version("mediapipe")},
+        "versions": {**_versions(ai_edge_litert), "mediapipe": md.version("mediapipe")},
+    }
+    if quant:
+        info["quantization"] = quant
+    return info
+
+
+def export(model: LoadedModel, work: Path, opts: ExportOptions) -> dict[str, Any]:
+    return export_variant(model, work, opts, "fp32")
+
+
+def load(bundle: Bundle, device: str = "cpu", threads: int | None = None) -> TFLiteRunner:
+    return TFLiteRunner(bundle, device, threads)

@@ -1,0 +1,159 @@
+"""Text in, answer out: an ONNX graph whose first node is onnxruntime-extensions' BertTokenizer op.
+
+An app passes the raw string (or a pair of strings) and gets logits, or a mean-pooled embedding, back: no
+tokenizer to port to Kotlin/Swift. The tokenizer op's settings come from the model's own tokenizer.json
+(WordPiece vocab, lowercasing, accent stripping, CJK splitting, special tokens) and it truncates at the model's
+max positions, longest first, as Hugging Face does. The gate compares the graph on raw text, one text per run,
+with PyTorch on the Python tokenizer's ids, accented and over-long text included.
+Apps need the extensions library beside ONNX Runtime: onnxruntime-extensions-android (Maven) or the
+onnxruntime-extensions-c pod, registered on the session options (see the manifest's "ort_extensions").
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgebert.bundle import Bundle
+from edgebert.errors import ExportError, MissingRuntime, UsageError, first_line
+from edgebert.formats.base import ExportOptions
+from edgebert.formats.onnx import MODEL_FILE, export_onnx, versions
+from edgebert.formats.ort import OrtRunner
+from edgebert.models import LoadedModel
+
+TEXT_INPUT = "text"
+TOKEN_OUTPUTS = ("input_ids", "token_type_ids", "attention_mask")  # the op's outputs, 1-D int64 each
+APPS = {"android": "Maven com.microsoft.onnxruntime:onnxruntime-extensions-android",
+        "ios": "CocoaPods onnxruntime-extensions-c",
+        "register": "SessionOptions.registerCustomOpLibrary(OrtxPackage.getLibraryPath()) (Android); "
+                    "ORTSessionOptions.registerCustomOps(functionPointer: OrtExtGetRegisterCustomOpsFunctionPtr()) "
+                    "(iOS)"}
+
+
+def _pooled(inner: Any) -> Any:
+    import torch
+
+    class Pooled(torch.nn.Module):
+        """Encoder -> masked mean-pooled embedding (B, H): what an app wants from a sentence encoder."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids, attention_mask, token_type_ids=None):
+            args = (input_ids, attention_mask) + ((token_type_ids,) if token_type_ids is not None else ())
+            hidden = self.inner(*args)  # (B, T, H)
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+
+    wrapped = Pooled().eval()
+    wrapped.config = inner.config
+    wrapped.hf = inner.hf  # eager_attention() switches the HF model's attention for tracing
+    return wrapped
+
+
+def reference_model(model: LoadedModel, opts: ExportOptions) -> LoadedModel:
+    if model.tokenizer is None:
+        raise UsageError("onnx-text puts the model's tokenizer into the graph: this model has none")
+    if model.task == "classification":
+        return model
+    return dataclasses.replace(model, module=_pooled(model.module), output_name="embedding",
+                               output_kind="embedding", cache={})
+
+
+def tokenizer_attributes(tokenizer: Any, max_length: int) -> dict[str, Any]:
+    """The BertTokenizer op's attributes, read from the fast tokenizer's own tokenizer.json."""
+    state = json.loads(tokenizer.backend_tokenizer.to_str())
+    wordpiece = state.get("model") or {}
+    if wordpiece.get("type") != "WordPiece":
+        raise ExportError(f"onnx-text supports WordPiece (BERT) tokenizers; this one is {wordpiece.get('type')}")
+    norm = state.get("normalizer") or {}
+    if norm.get("type") not in (None, "BertNormalizer"):
+        raise ExportError(f"onnx-text needs a BertNormalizer; this tokenizer normalizes with {norm.get('type')}")
+    lowercase = bool(norm.get("lowercase", True))
+    strip = norm.get("strip_accents")
+    vocab = wordpiece["vocab"]
+    return {"vocab": "\n".join(tok for tok, _ in sorted(vocab.items(), key=lambda kv: kv[1])),
+            "do_lower_case": int(lowercase), "strip_accents": int(lowercase if strip is None else strip),
+            "tokenize_chinese_chars": int(norm.get("handle_chinese_chars", True)),
+            "unk_token": wordpiece.get("unk_token", "[UNK]"), "suffix_indicator": wordpiece.get(
+                "continuing_subword_prefix", "##"), "max_length": int(max_length),
+            "truncation_strategy_name": "longest_first"}
+
+
+def _merge(pre: Any, main: Any, names: list[str], output: str) -> Any:
+    """Tokenizer graph (1-D outputs) -> Unsqueeze to (1, T) -> the model graph, as one ONNX model."""
+    import onnx
+    from onnx import compose, helper
+
+    opset = next(o.version for o in main.opset_import if o.domain in ("", "ai.onnx"))
+    graph = pre.graph
+    axes = helper.make_tensor("edgebert_axes0", onnx.TensorProto.INT64, [1], [0])
+    graph.initializer.append(axes)
+    for name in TOKEN_OUTPUTS:
+        graph.node.append(helper.make_node("Unsqueeze", [name, "edgebert_axes0"], [f"{name}_2d"]))
+    del graph.output[:]
+    graph.output.extend(helper.make_tensor_value_info(f"{n}_2d", onnx.TensorProto.INT64, [1, None]) for n in names)
+    del pre.opset_import[:]
+    pre.opset_import.extend([helper.make_opsetid("", opset), helper.make_opsetid("ai.onnx.contrib", 1)])
+    pre.ir_version = main.ir_version
+    return compose.merge_models(pre, main, io_map=[(f"{n}_2d", n) for n in names], outputs=[output])
+
+
+def export(model: LoadedModel, work: Path, opts: ExportOptions) -> dict[str, Any]:
+    import importlib.metadata as md
+
+    import onnx
+
+    try:
+        from onnxruntime_extensions import gen_processing_models
+    except ImportError as err:
+        raise MissingRuntime("onnxruntime-extensions", "onnx") from err
+    attrs = tokenizer_attributes(model.tokenizer, model.max_positions)
+    with tempfile.TemporaryDirectory(prefix="edgebert-text-") as tmp:
+        main_path = Path(tmp) / "model.onnx"
+        export_onnx(model, main_path, opts.opset)
+        try:
+            pre, _ = gen_processing_models("BertTokenizer", pre_kwargs=dict(attrs))
+            merged = _merge(pre, onnx.load(str(main_path)), model.input_names, model.output_name)
+            onnx.checker.check_model(merged)
+        except Exception as err:  # noqa: BLE001 - onnx/compose raise several types
+            raise ExportError(f"Building the text-in graph failed: {first_line(err)}") from err
+        onnx.save(merged, str(work / MODEL_FILE))
+    version = md.version("onnxruntime-extensions")
+    return {"model_file": MODEL_FILE, "opset": opts.opset,
+            "exporter": "torch.onnx + onnxruntime-extensions BertTokenizer (text in)",
+            "inputs": [{"name": TEXT_INPUT, "dtype": "string", "axes": ["1 text, or 2 for a pair"]}],
+            "tokenizer_in_graph": {k: v for k, v in attrs.items() if k != "vocab"} | {"vocab_size": len(
+                attrs["vocab"].splitlines())},
+            "ort_extensions": {"version": version, **APPS},
+            "versions": {**versions(), "onnxruntime-extensions": version}}
+
+
+class TextRunner(OrtRunner):
+    """An ORT session with the extensions' custom ops; one text (or pair) per run, as the op takes."""
+
+    def __init__(self, model_path: Path, device: str = "cpu", threads: int | None = None) -> None:
+        try:
+            from onnxruntime_extensions import get_library_path
+        except ImportError as err:
+            raise MissingRuntime("onnxruntime-extensions", "runtime") from err
+        super().__init__(model_path, device, threads, custom_ops_library=get_library_path())
+
+    def run_text(self, texts: list[str], pairs: list[str] | None = None) -> np.ndarray:
+        outs = []
+        for i, text in enumerate(texts):
+            strings = [text] if pairs is None else [text, pairs[i]]
+            outs.append(self.session.run([self.output_name], {TEXT_INPUT: np.array(strings, dtype=object)})[0])
+        return np.concatenate(outs)
+
+    def run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
+        raise UsageError("This bundle's graph takes raw text (input 'text'), not token ids")
+
+
+def load(bundle: Bundle, device: str = "cpu", threads: int | None = None) -> TextRunner:
+    return TextRunner(bundle.model_file, device, threads)
