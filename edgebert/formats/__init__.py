@@ -41,6 +41,11 @@ _MEDIAPIPE = {**_TFLITE, "export_extra": "mediapipe",
               "app_sdk": "MediaPipe Tasks Text: TextClassifier / TextEmbedder load the file by path (Android "
                          "com.google.mediapipe:tasks-text, iOS MediaPipeTasksText, Python mediapipe)"}
 
+_EXECUTORCH = dict(export_extra="executorch", runtime_extra="executorch", runtime="executorch",
+                   runtime_modules=("executorch.runtime",), export_modules=("torch", "transformers", "executorch"),
+                   app_sdk="ExecuTorch with XNNPACK (Android org.pytorch:executorch-android, iOS ExecuTorch Swift "
+                           "package)")
+
 _SPECS = (
     FormatSpec("onnx", "edgebert.formats.onnx", "ONNX fp32, dynamic batch/sequence"),
     FormatSpec("onnx-opt", "edgebert.formats.onnx_opt",
@@ -70,6 +75,10 @@ _SPECS = (
     FormatSpec("tflite-fp16", "edgebert.formats.tflite_fp16", "TFLite, fp16 weights", lossy=True, **_TFLITE),
     FormatSpec("tflite-int8", "edgebert.formats.tflite_int8", "TFLite, dynamic-range int8 weights", lossy=True,
                **_TFLITE),
+    FormatSpec("executorch", "edgebert.formats.executorch",
+               "ExecuTorch .pte, XNNPACK delegate, dynamic batch/sequence (bounded by max positions)", **_EXECUTORCH),
+    FormatSpec("executorch-int8", "edgebert.formats.executorch_int8",
+               "ExecuTorch .pte, XNNPACK, dynamic per-channel int8 Linear layers (pt2e)", lossy=True, **_EXECUTORCH),
     FormatSpec("tflite-mediapipe", "edgebert.formats.mediapipe",
                "TFLite + MediaPipe metadata (tokenizer, labels; softmax/pooling inside), fixed --seq-len", **_MEDIAPIPE),
     FormatSpec("tflite-mediapipe-int8", "edgebert.formats.mediapipe_int8",

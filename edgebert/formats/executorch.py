@@ -1,0 +1,174 @@
+"""ExecuTorch: a .pte program with the XNNPACK delegate, PyTorch's own on-device runtime.
+
+torch.export with dynamic batch and sequence axes (the sequence bounded by the model's max positions), lowered with
+the XNNPACK partitioner; int8 = dynamic per-channel quantisation of the Linear layers by the XNNPACK quantizer (pt2e).
+The manifest records which operators stayed outside XNNPACK (they run on ExecuTorch's portable kernels).
+On Linux the Python runtime (executorch.runtime, which links libtorch) runs the .pte for the gate, verify and bench;
+apps use org.pytorch:executorch-android or the ExecuTorch Swift package, with the XNNPACK backend linked in.
+"""
+from __future__ import annotations
+
+import importlib.metadata as md
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgebert.bundle import Bundle
+from edgebert.errors import BundleError, ExportError, MissingRuntime, UsageError, first_line
+from edgebert.formats.base import ExportOptions
+from edgebert.models import LoadedModel
+
+MODEL_FILE = "model.pte"
+TORCH_PAIR = {"1.4": "2.13"}  # executorch minor -> the torch minor its bindings are built against (torch_pin.py)
+DELEGATE = "executorch_call_delegate"
+
+
+def _check_versions() -> str:
+    try:
+        version = md.version("executorch")
+    except md.PackageNotFoundError as err:
+        raise MissingRuntime("executorch", "executorch") from err
+    import torch
+
+    want = TORCH_PAIR.get(".".join(version.split(".")[:2]))
+    if want and not torch.__version__.startswith(want):
+        raise ExportError(f"executorch {version} is built for torch {want}, this is torch {torch.__version__}. "
+                          f"Fix: pip install 'edgebert[executorch]' (executorch 1.4.1 with torch 2.13.0)")
+    return version
+
+
+def _int_safe_quantizer() -> Any:
+    """XNNPACKQuantizer that leaves integer arithmetic alone.
+
+    Its transform_for_annotation lifts every scalar operand of aten.add/mul into a *float* tensor constant; in
+    transformers 5's attention-mask code that turns `arange(kv_len) + kv_offset` float and aten.index then fails
+    ("tensors used as indices must be long, int, byte or bool"). Integer nodes are never quantised, so they are
+    hidden from the lifting (as add/mul.Scalar) and restored after."""
+    import torch
+    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
+        XNNPACKQuantizer, get_symmetric_quantization_config)
+
+    scalar = {torch.ops.aten.add.Tensor: torch.ops.aten.add.Scalar, torch.ops.aten.mul.Tensor: torch.ops.aten.mul.Scalar}
+
+    class IntSafeXNNPACKQuantizer(XNNPACKQuantizer):
+        def transform_for_annotation(self, model: Any) -> Any:
+            hidden = {}
+            for node in model.graph.nodes:
+                val = node.meta.get("val")
+                if node.op == "call_function" and node.target in scalar and val is not None \
+                        and not val.dtype.is_floating_point:
+                    hidden[node], node.target = node.target, scalar[node.target]
+            model = super().transform_for_annotation(model)
+            for node, target in hidden.items():
+                node.target = target
+            return model
+
+    return IntSafeXNNPACKQuantizer().set_global(
+        get_symmetric_quantization_config(is_per_channel=True, is_dynamic=True))
+
+
+def _operators(edge: Any) -> tuple[int, dict[str, int]]:
+    """(delegated XNNPACK subgraphs, {operator left outside XNNPACK: count}) of a lowered program."""
+    outside: dict[str, int] = {}
+    delegated = 0
+    for node in edge.exported_program().graph_module.graph.nodes:
+        if node.op != "call_function":
+            continue
+        name = getattr(node.target, "__name__", str(node.target))
+        if name == DELEGATE:
+            delegated += 1
+        elif not name.startswith(("getitem", "sym_size")):
+            outside[name] = outside.get(name, 0) + 1
+    return delegated, dict(sorted(outside.items()))
+
+
+def export_variant(model: LoadedModel, work: Path, opts: ExportOptions, int8: bool) -> dict[str, Any]:
+    version = _check_versions()
+    import torch
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from executorch.exir import to_edge_transform_and_lower
+    from torch.export import Dim, export
+
+    from edgebert.formats.onnx import eager_attention
+    from edgebert.inputs import random_ids
+
+    sample = random_ids(2, 16, model.vocab_size, model.input_names, ragged=False)
+    args = tuple(torch.from_numpy(sample[n]) for n in model.input_names)
+    batch, seq = Dim("batch", min=1, max=64), Dim("seq", min=2, max=model.max_positions)
+    dynamic = tuple({0: batch, 1: seq} for _ in model.input_names)
+    try:
+        with eager_attention(model), torch.no_grad():
+            program = export(model.module, args, dynamic_shapes=dynamic)
+            quant = None
+            if int8:
+                from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+                module = prepare_pt2e(program.module(), _int_safe_quantizer())
+                module(*args)  # dynamic quantisation: no calibration statistics, one pass to set the graph up
+                program = export(convert_pt2e(module), args, dynamic_shapes=dynamic)
+                quant = {"method": "XNNPACKQuantizer (pt2e), dynamic activations, symmetric per-channel int8 "
+                                   "weights", "quantized": "Linear layers (embeddings stay fp32)"}
+        edge = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()])
+        delegated, outside = _operators(edge)
+        (work / MODEL_FILE).write_bytes(edge.to_executorch().buffer)
+    except Exception as err:  # noqa: BLE001 - export, quantisation and lowering raise many types
+        raise ExportError(f"ExecuTorch export failed: {first_line(err)}. An operator XNNPACK and the portable "
+                          "kernels lack cannot be lowered; try the onnx or tflite formats") from err
+    info: dict[str, Any] = {
+        "model_file": MODEL_FILE, "exporter": "torch.export + to_edge_transform_and_lower(XnnpackPartitioner)",
+        "shapes": {"static": False, "batch": "dynamic (1-64)", "seq_bound": model.max_positions},
+        "executorch": {"version": version, "xnnpack_subgraphs": delegated, "outside_xnnpack": outside,
+                       "apps": "Android org.pytorch:executorch-android; iOS ExecuTorch Swift package "
+                               "(executorch + backend_xnnpack)"},
+        "versions": {"torch": torch.__version__, "executorch": version, "torchao": md.version("torchao"),
+                     "transformers": md.version("transformers")},
+    }
+    if quant:
+        info["quantization"] = quant
+    return info
+
+
+def export(model: LoadedModel, work: Path, opts: ExportOptions) -> dict[str, Any]:
+    return export_variant(model, work, opts, int8=False)
+
+
+class ExecuTorchRunner:
+    """The .pte loaded once by executorch.runtime; XNNPACK's threadpool sized to `threads`."""
+
+    runtime = "executorch"
+
+    def __init__(self, bundle: Bundle, device: str = "cpu", threads: int | None = None) -> None:
+        if device != "cpu":
+            raise UsageError(f"The ExecuTorch runner runs on cpu here, not '{device}'")
+        try:
+            import torch
+            from executorch.extension.pybindings.portable_lib import _unsafe_reset_threadpool
+            from executorch.runtime import Runtime
+        except ImportError as err:
+            raise MissingRuntime("executorch", "executorch") from err
+        self.runtime_version = md.version("executorch")
+        made_with = (bundle.manifest.get("executorch") or {}).get("version", "")
+        if made_with and made_with.split(".")[:2] != self.runtime_version.split(".")[:2]:
+            raise BundleError(f"'{bundle.path}' was exported with executorch {made_with}; this runtime is "
+                              f"{self.runtime_version}. Fix: pip install executorch=={made_with}")
+        if threads:
+            _unsafe_reset_threadpool(int(threads))
+        self._torch, self.device = torch, device
+        self.input_names = bundle.input_names
+        self.seq_bound = int((bundle.manifest.get("shapes") or {}).get("seq_bound") or 512)
+        try:
+            self._method = Runtime.get().load_program(str(bundle.model_file)).load_method("forward")
+        except Exception as err:  # noqa: BLE001 - the runtime raises RuntimeError/ValueError with C++ text
+            raise BundleError(f"executorch could not load '{bundle.model_file}': {first_line(err)}") from err
+
+    def run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
+        seq = next(iter(feed.values())).shape[1]
+        if seq > self.seq_bound:
+            raise UsageError(f"Input of {seq} tokens is longer than this program's bound {self.seq_bound}")
+        inputs = [self._torch.from_numpy(np.ascontiguousarray(feed[n], dtype=np.int64)) for n in self.input_names]
+        return self._method.execute(inputs)[0].numpy()
+
+
+def load(bundle: Bundle, device: str = "cpu", threads: int | None = None) -> ExecuTorchRunner:
+    return ExecuTorchRunner(bundle, device, threads)
