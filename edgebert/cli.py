@@ -132,6 +132,7 @@ def bench(
     force: bool = typer.Option(False, "--force", help="Re-measure rows already in the results file."),
     device_label: str = typer.Option("", "--device-label",
                                      help="Name this device in rows and reports, e.g. 'Raspberry Pi 5'."),
+    texts: Optional[str] = typer.Option(None, help="Text to answer: a file with one text a line, or 'sample' for the shipped real-text sample; one request at a time at the texts' own lengths."),
 ) -> None:
     """Measure latency percentiles, throughput, peak memory and size, one fresh process per row.
 
@@ -150,9 +151,10 @@ def bench(
     min_seconds = (5.0 if suite else 10.0) if min_seconds is None else min_seconds
     repeat = (2 if suite else 1) if repeat is None else repeat
     _positive(threads, "--threads")
+    text_list, text_name = _texts(texts)
     cfg = SweepConfig(batches=batches, seq_lens=seqs, threads=threads or 0, device=device, warmup=warmup,
                       min_runs=runs, min_seconds=min_seconds, repeats=repeat, timeout_s=timeout, force=force,
-                      device_label=device_label)
+                      device_label=device_label, texts=text_list, texts_name=text_name)
     if suite:
         _run_suite(cfg, out_path or Path("results/efficiency"), fmt, bert, distilbert)
         return
@@ -170,6 +172,16 @@ def bench(
                           f"this device's outputs differ from PyTorch beyond the gate (golden_reason in {dest})", 3)
 
 
+def _texts(option: str | None) -> tuple[list[str] | None, str]:
+    if option is None:
+        return None, ""
+    from edgebert.bench.texts import default_texts, read_texts
+
+    if option == "sample":
+        return default_texts(), "sample"
+    return read_texts(Path(option)), Path(option).name
+
+
 def _run_suite(cfg, out_dir: Path, fmts, bert, distilbert) -> None:
     import time
 
@@ -181,9 +193,10 @@ def _run_suite(cfg, out_dir: Path, fmts, bert, distilbert) -> None:
     models = {"bert-base-uncased": bert, "distilbert-base-uncased": distilbert}
     res = run_efficiency(out_dir, cfg, models=models, formats=fmts, sweep_seq_lens=[32],
                          log=lambda m: err.print(m, soft_wrap=True))
-    table, paths = write_report([res.results], out_dir, cfg.batches[0], cfg.seq_lens[0])
-    out.print(efficiency_table(table, cfg.batches[0], cfg.seq_lens[0]))
-    out.print(f"Suite took {time.time() - start:.0f} s. Wrote {', '.join(str(p) for p in paths)} and {res.results}")
+    result = write_report([res.results], out_dir, cfg.batches[0], cfg.seq_lens[0])
+    out.print(efficiency_table(result.table, cfg.batches[0], cfg.seq_lens[0]))
+    out.print(f"Suite took {time.time() - start:.0f} s. Wrote {', '.join(str(p) for p in result.paths)} and "
+              f"{res.results}")
     if res.export_failures:
         raise EdgebertError(f"{len(res.export_failures)} export(s) failed: "
                             + "; ".join(f"{k}: {v}" for k, v in res.export_failures.items()))
@@ -223,15 +236,34 @@ def report(
     out_dir: Path = typer.Option(Path("results/report"), "--out", "-o", help="Folder for report.md and charts."),
     batch: int = typer.Option(1, help="Batch of the table's rows."),
     seq: int = typer.Option(128, help="Sequence length of the table's rows."),
+    baseline: Optional[List[Path]] = typer.Option(None, help="Earlier results to gate against (regression gate)."),
+    max_slowdown: str = typer.Option("10%", help="Gate: latency growth allowed vs --baseline."),
+    max_size_growth: str = typer.Option("5%", help="Gate: size growth allowed vs --baseline."),
+    max_accuracy_drop: float = typer.Option(0.5, help="Gate: task-metric points (x 100) that may be lost."),
+    price_per_hour: float = typer.Option(0.05, help="USD per core-hour for the cost table."),
+    constraint: Optional[List[str]] = typer.Option(None, help="Scenario limit, e.g. mobile-app.max_file_mb=50 (repeatable)."),
 ) -> None:
-    """Rebuild the efficiency table, report.md and PNG charts from bench results."""
-    from edgebert.render import efficiency_table
-    from edgebert.report import write_report
+    """Rebuild the efficiency table, cost, scenario picks, accuracy and charts from bench/eval results.
 
-    table, paths = write_report(list(results), out_dir, batch, seq)
-    if table:
-        out.print(efficiency_table(table, batch, seq))
-    out.print("Wrote " + ", ".join(str(p) for p in paths))
+    With --baseline, also the regression gate: exit 1 naming each breach."""
+    from edgebert.render import efficiency_table
+    from edgebert.report import ReportOptions, write_report
+    from edgebert.report.gate import Limits, parse_fraction
+
+    _positive(batch, "--batch")
+    _positive(seq, "--seq")
+    if max_accuracy_drop < 0:
+        raise UsageError(f"--max-accuracy-drop must not be negative (got {max_accuracy_drop:g})")
+    limits = Limits(parse_fraction(max_slowdown, "--max-slowdown"), parse_fraction(max_size_growth, "--max-size-growth"),
+                    max_accuracy_drop)
+    result = write_report(list(results), out_dir, options=ReportOptions(
+        batch, seq, price_per_hour, list(constraint or []), list(baseline or []), limits))
+    if result.table:
+        out.print(efficiency_table(result.table, batch, seq))
+    out.print("Wrote " + ", ".join(str(p) for p in result.paths))
+    if result.breaches:
+        raise CheckFailed(f"{len(result.breaches)} regression(s) vs the baseline: " + "; ".join(
+            f"{c.what} {c.key}: {c.old:.4g} -> {c.new:.4g}" for c in result.breaches) + f" (rules in {out_dir}/report.md)")
 
 
 @app.command()
@@ -239,8 +271,11 @@ def distill(
     teacher: str = typer.Option(..., help="Teacher: HF model folder or id (BERT or DistilBERT)."),
     out_dir: Path = typer.Option(..., "--out", "-o", help="Student model folder (HF layout, safetensors)."),
     objective: Optional[str] = typer.Option(None, help="task | mlm | hidden [task with --task, else hidden]."),
-    task: Optional[str] = typer.Option(None, help="GLUE task of --data: sst2, cola, mrpc, qqp, mnli, qnli, rte, stsb, wnli."),
-    data: Path = typer.Option(..., help="GLUE-format TSV (task) or a text file, one passage a line (mlm/hidden)."),
+    task: Optional[str] = typer.Option(None, help="A GLUE preset for --data's columns and labels: sst2, cola, mrpc, qqp, mnli, qnli, rte, stsb, wnli."),
+    data: Path = typer.Option(..., help="Labelled CSV/TSV/JSONL (task) or a text file, one passage a line (mlm/hidden)."),
+    text_column: Optional[str] = typer.Option(None, help="Column with the text [text or sentence]."),
+    pair_column: Optional[str] = typer.Option(None, help="Column with an optional second text (pairs)."),
+    label_column: Optional[str] = typer.Option(None, help="Column with the label [label]."),
     eval_data: Optional[Path] = typer.Option(None, help="Held-out data scored every --eval-every steps."),
     layers: Optional[int] = typer.Option(None, help="Student layers [half the teacher's]."),
     layer_map: str = typer.Option("every-other", help="every-other | hf | explicit list such as 0,2,4."),
@@ -268,27 +303,20 @@ def distill(
     """Build a DistilBERT student from TEACHER's layers and train it by knowledge distillation."""
     from edgebert.distill.losses import get_recipe
     from edgebert.distill.run import distill as run_distill
-    from edgebert.distill.train import TrainConfig
+
+    from edgebert.distill.data import FORMATS
 
     rcp = get_recipe(recipe, temperature=temperature, alpha_kd=alpha_kd, alpha_ce=alpha_ce, alpha_cos=alpha_cos,
                      alpha_mlm=alpha_mlm)
-    cfg = TrainConfig(steps=steps, batch_size=batch_size, grad_accum=grad_accum, lr=lr, warmup_ratio=warmup_ratio,
-                      max_len=max_len, seed=seed, eval_every=eval_every or (steps if eval_data else 0),
-                      checkpoint_every=checkpoint_every, device=device)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(TextColumn("[bold]distill"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.description}"), console=err) as progress:
-        bar = progress.add_task("", total=steps)
-
-        def on_step(step: int, rec: dict) -> None:
-            terms = " ".join(f"{k}={v:.4f}" for k, v in rec.items() if k not in ("step", "lr", "step_s"))
-            progress.update(bar, completed=step, description=terms)
-
-        result = run_distill(teacher, out_dir, objective=objective or ("task" if task else "hidden"), recipe=rcp,
-                             layer_map=layer_map, n_layers=layers, cfg=cfg, task=task, data=data,
+    cfg = _train_config(steps, batch_size, grad_accum, lr, warmup_ratio, max_len, seed, eval_every, checkpoint_every,
+                        device, eval_data is not None)
+    labelled_file = task is not None or data.suffix.lower() in FORMATS
+    with _training_progress("distill", steps) as on_step:
+        result = run_distill(teacher, out_dir, objective=objective or ("task" if labelled_file else "hidden"),
+                             recipe=rcp, layer_map=layer_map, n_layers=layers, cfg=cfg, task=task, data=data,
                              eval_data=eval_data, skip_bad_rows=skip_bad_rows, resume=resume, force=force,
-                             init=init, on_step=on_step)
+                             init=init, on_step=on_step,
+                             columns=_columns(text_column, pair_column, label_column))
     last = result.history[-1] if result.history else {}
     out.print(f"Student ({len(result.layer_map)} layers from teacher layers {result.layer_map}): "
               f"{result.student_parameters / 1e6:.1f}M parameters vs teacher {result.teacher_parameters / 1e6:.1f}M; "
@@ -300,27 +328,115 @@ def distill(
 @app.command(name="eval")
 def eval_cmd(
     targets: List[str] = typer.Argument(..., help="Models or bundles; the first is the reference for retention."),
-    task: str = typer.Option(..., help="GLUE task: sst2, cola, mrpc, qqp, mnli, qnli, rte, stsb, wnli."),
-    data: Path = typer.Option(..., help="GLUE-format TSV with a header row."),
+    data: Path = typer.Option(..., help="Labelled CSV/TSV/JSONL (a header row; JSONL: one object a line)."),
+    task: Optional[str] = typer.Option(None, help="A GLUE preset for columns, labels and metric: sst2, cola, mrpc, qqp, mnli, qnli, rte, stsb, wnli."),
+    text_column: Optional[str] = typer.Option(None, help="Column with the text [text or sentence]."),
+    pair_column: Optional[str] = typer.Option(None, help="Column with an optional second text (pairs)."),
+    label_column: Optional[str] = typer.Option(None, help="Column with the label [label]."),
     out_path: Optional[Path] = typer.Option(None, "--out", "-o", help="Append eval rows to this JSONL."),
     skip_bad_rows: bool = typer.Option(False, help="Skip (and count) malformed rows instead of failing."),
 ) -> None:
-    """Score models and exported bundles on GLUE-format data; retention relative to the first TARGET."""
+    """Score models and exported bundles on labelled data; retention relative to the first TARGET.
+
+    Labels are the first TARGET's (its id2label); a label the model never saw is an error naming its line."""
     from rich.table import Table
 
     from edgebert.bench.rows import append_rows
     from edgebert.distill.evaluate import evaluate
 
-    rows = evaluate(list(targets), task, data, skip_bad_rows)
+    rows = evaluate(list(targets), data, task, _columns(text_column, pair_column, label_column), skip_bad_rows)
     if out_path:
         append_rows(out_path, rows)
-    tbl = Table(title=f"{task} on {data} ({rows[0]['rows']} rows)", title_justify="left")
-    for col in ("model", "format", rows[0]["metric"], "other metrics", "retention %"):
+    tbl = Table(title=f"{rows[0]['task']} on {data} ({rows[0]['rows']} rows)", title_justify="left")
+    for col in ("model", "format", rows[0]["metric"], "other metrics", "retention %", "max tokens", "truncated"):
         tbl.add_column(col)
     for r in rows:
         others = ", ".join(f"{k} {v:.4f}" for k, v in r["metrics"].items() if k != r["metric"])
-        tbl.add_row(r["model"], r["format"], f"{r['score']:.4f}", others, f"{r['retention_pct']:.1f}")
+        tbl.add_row(r["model"], r["format"], f"{r['score']:.4f}", others, f"{r['retention_pct']:.1f}",
+                    str(r["max_tokens"]), str(r["truncated_rows"]))
     out.print(tbl)
+
+
+@app.command()
+def finetune(
+    model: str = typer.Argument(..., help="Base model: HF model folder or id (BERT or DistilBERT)."),
+    data: Path = typer.Option(..., help="Labelled CSV/TSV/JSONL; the label set and its order come from this file."),
+    out_dir: Path = typer.Option(..., "--out", "-o", help="The fine-tuned model folder (HF layout, safetensors)."),
+    eval_data: Optional[Path] = typer.Option(None, help="Held-out labelled file scored every --eval-every steps."),
+    task: Optional[str] = typer.Option(None, help="A GLUE preset for columns and labels."),
+    text_column: Optional[str] = typer.Option(None, help="Column with the text [text or sentence]."),
+    pair_column: Optional[str] = typer.Option(None, help="Column with an optional second text (pairs)."),
+    label_column: Optional[str] = typer.Option(None, help="Column with the label [label]."),
+    steps: int = typer.Option(300, help="Optimizer steps."),
+    batch_size: int = typer.Option(16, help="Sequences per optimizer step."),
+    grad_accum: int = typer.Option(1, help="Micro-batches per optimizer step."),
+    lr: float = typer.Option(5e-5, help="Peak learning rate (AdamW, linear warm-up then decay)."),
+    warmup_ratio: float = typer.Option(0.1, help="Fraction of steps warming up."),
+    max_len: int = typer.Option(128, help="Truncate inputs to this many tokens."),
+    seed: int = typer.Option(42, help="Seed: head initialisation, data order, dropout."),
+    eval_every: int = typer.Option(0, help="Evaluate every K steps (0: at the end only, with --eval-data)."),
+    checkpoint_every: int = typer.Option(0, help="Checkpoint every N steps (0: none)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from the last checkpoint of an interrupted run."),
+    skip_bad_rows: bool = typer.Option(False, help="Skip (and count) malformed data rows instead of failing."),
+    device: str = typer.Option("cpu", help="cpu | cuda"),
+    force: bool = typer.Option(False, "--force", help="Replace a non-empty --out."),
+) -> None:
+    """Fine-tune MODEL as a classifier on your labelled data: the teacher to distill from when you have none."""
+    from edgebert.distill.finetune import finetune as run_finetune
+
+    cfg = _train_config(steps, batch_size, grad_accum, lr, warmup_ratio, max_len, seed, eval_every, checkpoint_every,
+                        device, eval_data is not None)
+    with _training_progress("finetune", steps) as on_step:
+        result = run_finetune(model, out_dir, data=data, eval_data=eval_data, cfg=cfg, task=task,
+                              columns=_columns(text_column, pair_column, label_column), skip_bad_rows=skip_bad_rows,
+                              resume=resume, force=force, on_step=on_step)
+    last = result.history[-1] if result.history else {}
+    out.print(f"Fine-tuned {model} on {result.train_rows} rows, {len(result.labels)} labels ({', '.join(result.labels)})"
+              f"; {result.parameters / 1e6:.1f}M parameters; saved to {result.out}"
+              + (f" (resumed at step {result.resumed_from})" if result.resumed_from else ""))
+    if last:
+        out.print("final: " + ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k != "step"))
+
+
+def _columns(text: str | None, pair: str | None, label: str | None):
+    from edgebert.distill.data import Columns
+
+    return Columns.from_flags(text, pair, label) if (text or pair or label) else None
+
+
+def _train_config(steps, batch_size, grad_accum, lr, warmup_ratio, max_len, seed, eval_every, checkpoint_every,
+                  device, has_eval):
+    from edgebert.distill.train import TrainConfig
+
+    for value, flag in ((steps, "--steps"), (batch_size, "--batch-size"), (grad_accum, "--grad-accum"),
+                        (max_len, "--max-len")):
+        _positive(value, flag)
+    if not lr > 0:
+        raise UsageError(f"--lr must be positive (got {lr:g})")
+    return TrainConfig(steps=steps, batch_size=batch_size, grad_accum=grad_accum, lr=lr, warmup_ratio=warmup_ratio,
+                       max_len=max_len, seed=seed, eval_every=eval_every or (steps if has_eval else 0),
+                       checkpoint_every=checkpoint_every, device=device)
+
+
+def _training_progress(name: str, steps: int):
+    """A progress bar on stderr; yields the on_step callback the training loop calls."""
+    import contextlib
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    @contextlib.contextmanager
+    def bar():
+        with Progress(TextColumn(f"[bold]{name}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      TextColumn("{task.description}"), console=err) as progress:
+            task = progress.add_task("", total=steps)
+
+            def on_step(step: int, rec: dict) -> None:
+                terms = " ".join(f"{k}={v:.4f}" for k, v in rec.items() if k not in ("step", "lr", "step_s"))
+                progress.update(task, completed=step, description=terms)
+
+            yield on_step
+
+    return bar()
 
 
 @app.command()

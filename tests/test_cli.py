@@ -165,3 +165,29 @@ def test_first_line_of_any_exception():
     assert first_line(RuntimeError("")) == "RuntimeError"  # an empty message must not raise IndexError
     assert first_line(ValueError("\n  bad input\nmore detail")) == "bad input"
     assert first_line(OSError("x" * 500)) == "x" * 300
+
+
+def test_every_option_help_text_survives_rendering(capsys):
+    """Bracketed text ('[default: all cores]', 'edgebert[onnx]') must reach the screen: rich markup once ate it."""
+    import re
+
+    import typer
+
+    from edgebert.cli import app
+
+    group = typer.main.get_command(app)
+    checked = 0
+    for name, command in group.commands.items():
+        res = run_cli(capsys, name, "--help")
+        assert res.code == 0, res.err
+        flat = lambda text: re.sub(r"-\s+", "-", re.sub(r"\s+", " ", text))  # noqa: E731 - wraps at hyphens too
+        shown = flat(res.out)
+        for param in command.params:
+            help_text = getattr(param, "help", None)
+            if help_text:
+                assert flat(help_text) in shown, (name, help_text)
+                checked += 1
+    assert checked > 80
+    bench = re.sub(r"\s+", " ", run_cli(capsys, "bench", "--help").out)
+    assert "Results JSONL [results/results.jsonl]; with --suite a folder [results/efficiency]." in bench
+    assert "Intra-op threads [default: all cores]." in bench

@@ -83,5 +83,28 @@ def test_eval_rows_get_an_accuracy_section(capsys, tmp_path):
     res = run_cli(capsys, "report", f, "--out", tmp_path / "rep")
     assert res.code == 0, res.err
     md = (tmp_path / "rep" / "report.md").read_text()
-    assert "| sst2 | student | onnx-int8 | accuracy | 0.8700 | 96.7 | teacher | 93.5 | 91.3 |" in md
+    assert "| model | format | SST-2 | average | retention % | max tokens | truncated rows | p50 ms |" in md
+    assert "| teacher | pytorch | 90.0 | 90.0 | 100.0 | – | 0 | – |" in md
+    assert "| student | onnx-int8 | 87.0 | 87.0 | 96.7 | – | 0 | – |" in md
+    assert "| seed DistilBERT | 91.3 | 91.3 | 97.6 |" in md  # the seed's figures for the same task
     assert (tmp_path / "rep" / "accuracy.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_glue_shape_with_several_tasks_average_and_latency(capsys, tmp_path):
+    def ev(model, fmt, task, score, **kw):
+        return {"kind": "eval", "model": model, "format": fmt, "task": task, "metric": "accuracy", "score": score,
+                "metrics": {}, **kw}
+
+    rows = [ev("bert", "pytorch", "sst2", 0.92), ev("bert", "pytorch", "mrpc", 0.88),
+            ev("student", "onnx-int8", "sst2", 0.90, max_tokens=128, truncated_rows=3),
+            ev("student", "onnx-int8", "mrpc", 0.84, max_tokens=128, truncated_rows=3),
+            _row("student", "onnx-int8", 12.5, 50.0), _row("bert", "pytorch", 100.0, 400.0)]
+    f = tmp_path / "all.jsonl"
+    f.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    res = run_cli(capsys, "report", f, "--out", tmp_path / "rep")
+    assert res.code == 0, res.err
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert "| model | format | SST-2 | MRPC | average | retention % |" in md
+    # average (90 + 84) / 2 = 87.0; retention 87 / 90 = 96.7; latency from the bench row of the same artifact
+    assert "| student | onnx-int8 | 90.0 | 84.0 | 87.0 | 96.7 | 128 | 3 | 12.5 |" in md
+    assert "| seed DistilBERT | 91.3 | 87.5 | 89.4 | 98.0 |" in md  # (91.3+87.5)/2 over (93.5+88.9)/2

@@ -10,7 +10,7 @@ from typing import Any, Iterable
 SCHEMA_VERSION = 2
 # A row is "already measured" only on the same kind of machine: cpu/machine/label are part of the key.
 KEY_FIELDS = ("model_sha256", "format", "runtime", "runtime_version", "device", "threads", "batch", "seq_len",
-              "repeat", "machine", "cpu", "device_label")
+              "repeat", "machine", "cpu", "device_label", "input")
 
 
 @dataclass
@@ -44,6 +44,14 @@ class Row:
     golden_agreement: float | None = None
     golden_reason: str = ""
     app_sdk: str = ""  # what loads the bundle in an app (e.g. MediaPipe Tasks TextClassifier), from its manifest
+    input: str = "tensor"  # "tensor": random ids of (batch, seq_len); "texts:NAME": text to answer, one at a time
+    texts: int | None = None  # texts rows: how many distinct texts
+    model_p50_ms: float | None = None  # texts rows: the model-only part of each request
+    model_p90_ms: float | None = None
+    tokens_p50: float | None = None  # texts rows: real tokens per text
+    tokens_p90: float | None = None
+    padded_tokens_p50: float | None = None  # texts rows: tokens the format ran (static shapes pad to a bucket)
+    padded_tokens_p90: float | None = None
     load_ms: float | None = None
     warmup: int | None = None
     runs: int | None = None

@@ -31,6 +31,8 @@ class SweepConfig:
     timeout_s: float = 1800.0
     force: bool = False
     device_label: str = ""
+    texts: list[str] | None = None  # text-to-answer rows (batch 1, the texts' own lengths) instead of the grid
+    texts_name: str = ""
 
     def __post_init__(self) -> None:
         check_device(self.device)
@@ -73,20 +75,23 @@ class SweepResult:
 
 
 def _spec(target: Target, cfg: SweepConfig, batch: int, seq: int, repeat: int) -> dict[str, Any]:
-    return {"target": target.to_dict(), "device": cfg.device, "threads": cfg.threads, "batch": batch, "seq_len": seq,
+    spec = {"target": target.to_dict(), "device": cfg.device, "threads": cfg.threads, "batch": batch, "seq_len": seq,
             "repeat": repeat, "warmup": cfg.warmup, "min_runs": cfg.min_runs, "min_seconds": cfg.min_seconds,
-            "device_label": cfg.device_label}
+            "device_label": cfg.device_label, "input": "tensor"}
+    if cfg.texts:  # seq_len 0: each text at its own length
+        spec.update(batch=1, seq_len=0, texts=cfg.texts, input=f"texts:{cfg.texts_name}")
+    return spec
 
 
 def plan(targets: list[Target], cfg: SweepConfig) -> list[tuple[Target, dict[str, Any], dict[str, Any]]]:
     """(target, identity, spec) for every row; targets interleaved innermost so drift hits all alike."""
     ids = [(t, identity(t)) for t in targets]
     rows = []
+    grid = [(1, 0)] if cfg.texts else [(b, s) for b in cfg.batches for s in cfg.seq_lens]
     for repeat in range(cfg.repeats):
-        for batch in cfg.batches:
-            for seq in cfg.seq_lens:
-                for target, ident in ids:
-                    rows.append((target, ident, _spec(target, cfg, batch, seq, repeat)))
+        for batch, seq in grid:
+            for target, ident in ids:
+                rows.append((target, ident, _spec(target, cfg, batch, seq, repeat)))
     return rows
 
 

@@ -54,20 +54,22 @@ def machine_fields(spec: dict[str, Any]) -> dict[str, Any]:
     return {**describe(), "host": socket.gethostname(), "device": spec["device"],
             "device_label": spec.get("device_label") or "", "threads": spec["threads"],
             "batch": spec["batch"], "seq_len": spec["seq_len"], "repeat": spec.get("repeat", 0),
+            "input": spec.get("input", "tensor"),
             "edgebert_version": __version__, "python": platform.python_version(),
             "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
 
 
-def _load(target: Target, device: str, threads: int) -> tuple[Any, int, list[str], dict[str, Any]]:
-    """Build the runner; return it with the vocab size, input names and identity fields known only after load."""
+def _load(target: Target, device: str, threads: int) -> tuple[Any, int, list[str], dict[str, Any], Any]:
+    """Build the runner; return it with the vocab size, input names, identity fields known only after load, and
+    a text-to-answer callable (None for Python runners)."""
     if target.kind == "python":
         module, func = target.ref.split(":")
         runner = getattr(importlib.import_module(module), func)()
-        return runner, 30522, list(runner.input_names), {}
+        return runner, 30522, list(runner.input_names), {}, None
     if target.kind == "bundle":
-        from edgebert.runtime import load
-
+        from edgebert.bench.texts import BundleAnswerer
         from edgebert.golden import check
+        from edgebert.runtime import load
 
         predictor = load(target.ref, device=device, threads=threads, verify=False)
         vocab = _bundle_vocab(predictor.bundle.manifest)
@@ -76,7 +78,8 @@ def _load(target: Target, device: str, threads: int) -> tuple[Any, int, list[str
         return predictor.runner, vocab, predictor.bundle.input_names, {
             "runtime_version": predictor.runner.runtime_version, "golden": result.status,
             "golden_max_abs": result.max_abs, "golden_mean_cosine": result.mean_cosine,
-            "golden_agreement": result.agreement, "golden_reason": result.reason}
+            "golden_agreement": result.agreement, "golden_reason": result.reason}, BundleAnswerer(predictor)
+    from edgebert.bench.texts import TorchAnswerer
     from edgebert.formats.pytorch import TorchRunner, weights_mb
     from edgebert.models import load_model
 
@@ -84,7 +87,7 @@ def _load(target: Target, device: str, threads: int) -> tuple[Any, int, list[str
     runner = TorchRunner(model, device, threads)
     return runner, model.vocab_size, model.input_names, {
         "parameters": model.parameters, "file_mb": round(weights_mb(model.module), 3),
-        "runtime_version": runner.runtime_version, "golden": "reference"}
+        "runtime_version": runner.runtime_version, "golden": "reference"}, TorchAnswerer(model, runner)
 
 
 def _bundle_vocab(manifest: dict[str, Any]) -> int:
@@ -114,17 +117,24 @@ def run_row(spec: dict[str, Any]) -> dict[str, Any]:
     gc.collect()
     before = rss_mb()
     start = time.perf_counter()
-    runner, vocab, names, extra = _load(target, spec["device"], spec["threads"])
+    runner, vocab, names, extra, answerer = _load(target, spec["device"], spec["threads"])
     load_ms = (time.perf_counter() - start) * 1e3
-    fn = bench_call(runner, spec["batch"], spec["seq_len"], vocab, names)
-    lat = measure(fn, warmup=spec["warmup"], min_runs=spec["min_runs"], min_seconds=spec["min_seconds"])
+    if spec.get("texts"):  # text to answer, one request at a time, at the texts' own lengths
+        from edgebert.bench.texts import measure as measure_texts
+
+        if answerer is None:
+            raise ValueError("text-to-answer needs a bundle or a model with a tokenizer")
+        timed = measure_texts(answerer, spec["texts"], spec["warmup"], spec["min_seconds"])
+    else:
+        fn = bench_call(runner, spec["batch"], spec["seq_len"], vocab, names)
+        lat = measure(fn, warmup=spec["warmup"], min_runs=spec["min_runs"], min_seconds=spec["min_seconds"])
+        timed = {"runs": lat.runs, **{k: round(getattr(lat, k), 4) for k in (
+            "p50_ms", "p90_ms", "p99_ms", "mean_ms", "std_ms", "min_ms", "max_ms")},
+                 "throughput_seq_s": round(spec["batch"] * 1e3 / lat.mean_ms, 3)}
     peak = peak_rss_mb()
-    row = {**machine_fields(spec), **extra, "status": "ok", "load_ms": round(load_ms, 2),
-           "warmup": spec["warmup"], "runs": lat.runs,
-           **{k: round(getattr(lat, k), 4) for k in ("p50_ms", "p90_ms", "p99_ms", "mean_ms", "std_ms", "min_ms", "max_ms")},
-           "throughput_seq_s": round(spec["batch"] * 1e3 / lat.mean_ms, 3),
-           "rss_before_mb": round(before, 2), "peak_rss_mb": round(peak, 2), "model_rss_mb": round(peak - before, 2)}
-    return row
+    return {**machine_fields(spec), **extra, "status": "ok", "load_ms": round(load_ms, 2), "warmup": spec["warmup"],
+            **timed, "rss_before_mb": round(before, 2), "peak_rss_mb": round(peak, 2),
+            "model_rss_mb": round(peak - before, 2)}
 
 
 def main() -> None:

@@ -1,7 +1,14 @@
-"""`edgebert eval`: GLUE metrics of PyTorch models and exported bundles, and retention against a reference."""
+"""`edgebert eval`: task metrics of PyTorch models and exported bundles, and retention against a reference.
+
+Data is a user's CSV/TSV/JSONL (columns by flag) or a GLUE preset. The label names come from the first target
+(its config or manifest); a label in the data that the model never saw is an error naming its line. Every row says
+at which length the artifact saw the text and how many rows it truncated, so retention compares like with like.
+"""
 from __future__ import annotations
 
 import datetime as dt
+import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -9,62 +16,110 @@ import numpy as np
 
 from edgebert import __version__
 from edgebert.bundle import MANIFEST
-from edgebert.distill.data import get_task, glue_metrics, read_tsv
+from edgebert.distill.data import Columns, Dataset, get_task, glue_metrics, read_data, task_metric
+from edgebert.errors import ModelLoadError, UsageError
 
 BATCH = 32
 
 
-def _bundle_outputs(path: Path, texts_a: list[str], texts_b: list[str] | None) -> tuple[np.ndarray, dict[str, Any]]:
+def label_names_of(target: str) -> list[str]:
+    """A target's class names in id order: a bundle's manifest labels or a model's config id2label."""
+    path = Path(target)
+    if (path / MANIFEST).is_file():
+        from edgebert.bundle import Bundle
+
+        names = list(Bundle.open(path, verify=False).manifest.get("labels") or [])
+    else:
+        from transformers import AutoConfig
+
+        from edgebert.models import _require_torch
+
+        _require_torch()
+        try:
+            config = AutoConfig.from_pretrained(target)
+        except (OSError, ValueError) as err:
+            raise ModelLoadError(f"Could not read the config of '{target}': {err}") from err
+        names = [str(config.id2label[i]) for i in range(config.num_labels)]
+    # HF's placeholder names stand for the class index: LABEL_1 is the file's "1"
+    if names and all(re.fullmatch(r"LABEL_\d+", n) for n in names):
+        names = [n.split("_", 1)[1] for n in names]
+    return names
+
+
+def _bundle_outputs(path: Path, ds: Dataset) -> tuple[np.ndarray, dict[str, Any]]:
+    import warnings
+
     import edgebert
+    from edgebert.runtime import TruncationWarning
 
     pred = edgebert.load(path)
     outs = []
-    for i in range(0, len(texts_a), BATCH):
-        outs.append(pred(texts_a[i:i + BATCH], texts_b[i:i + BATCH] if texts_b else None))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TruncationWarning)  # counted in the row instead
+        for i in range(0, len(ds), BATCH):
+            outs.append(pred(ds.text_a[i:i + BATCH], ds.text_b[i:i + BATCH] if ds.text_b else None))
     m = pred.bundle.manifest
     return np.concatenate(outs), {"model": Path(m["source"]["spec"].rstrip("/")).name, "format": m["format"],
-                                  "source": m["source"]["spec"]}
+                                  "source": m["source"]["spec"], "labels": m.get("labels") or [],
+                                  "max_tokens": pred.max_positions, "truncated_rows": pred.truncated,
+                                  "parameters": m.get("parameters"), "file_mb": round(pred.bundle.size_mb, 3)}
 
 
-def _torch_outputs(spec: str, texts_a: list[str], texts_b: list[str] | None) -> tuple[np.ndarray, dict[str, Any]]:
+def _torch_outputs(spec: str, ds: Dataset) -> tuple[np.ndarray, dict[str, Any]]:
     import torch
 
     from edgebert.models import load_model
 
     model = load_model(spec, task="classification")
     if model.tokenizer is None:
-        from edgebert.errors import ModelLoadError
-
         raise ModelLoadError(f"'{spec}' has no tokenizer; evaluation needs one")
-    outs = []
+    outs, truncated = [], 0
     with torch.inference_mode():
-        for i in range(0, len(texts_a), BATCH):
-            enc = model.tokenizer(texts_a[i:i + BATCH], texts_b[i:i + BATCH] if texts_b else None, padding=True,
-                                  truncation=True, max_length=model.max_positions, return_tensors="pt")
+        for i in range(0, len(ds), BATCH):
+            a, b = ds.text_a[i:i + BATCH], ds.text_b[i:i + BATCH] if ds.text_b else None
+            enc = model.tokenizer(a, b, padding=True, truncation=True, max_length=model.max_positions,
+                                  return_tensors="pt", return_overflowing_tokens=False)
+            full = model.tokenizer(a, b, truncation=False)["input_ids"]
+            truncated += sum(len(ids) > model.max_positions for ids in full)
             outs.append(model.module(*[enc[n] if n in enc else torch.zeros_like(enc["input_ids"])
                                        for n in model.input_names]).float().numpy())
-    return np.concatenate(outs), {"model": model.name, "format": "pytorch", "source": spec}
+    from edgebert.formats.pytorch import weights_mb
+
+    return np.concatenate(outs), {"model": model.name, "format": "pytorch", "source": spec, "labels": model.labels,
+                                  "max_tokens": model.max_positions, "truncated_rows": truncated,
+                                  "parameters": model.parameters, "file_mb": round(weights_mb(model.module), 3)}
 
 
-def evaluate(targets: list[str], task: str, data: Path, skip_bad_rows: bool = False) -> list[dict[str, Any]]:
-    """One row per target with the task's GLUE metrics; retention vs the first target (the reference)."""
-    spec = get_task(task)
-    ds = read_tsv(data, task, skip_bad_rows)
+def evaluate(targets: list[str], data: Path, task: str | None = None, columns: Columns | None = None,
+             skip_bad_rows: bool = False) -> list[dict[str, Any]]:
+    """One row per target with the task's metrics; retention vs the first target (the reference)."""
+    if not targets:
+        raise UsageError("Give one or more models or bundles to evaluate")
+    if task:  # a GLUE preset: its columns (unless overridden) and its fixed label names
+        spec = get_task(task)
+        ds = read_data(data, columns or spec.columns, label_names=list(spec.labels) if spec.labels else None,
+                       regression=spec.labels is None, skip_bad_rows=skip_bad_rows, task=task)
+    else:
+        ds = read_data(data, columns or Columns(), label_names=label_names_of(targets[0]),
+                       skip_bad_rows=skip_bad_rows)
+    name = task or "text-classification"
     rows: list[dict[str, Any]] = []
     for target in targets:
         path = Path(target)
-        outputs, ident = (_bundle_outputs(path, ds.text_a, ds.text_b) if (path / MANIFEST).is_file()
-                          else _torch_outputs(target, ds.text_a, ds.text_b))
-        expected = len(spec.labels) if spec.labels else 1
-        if outputs.shape[-1] != expected:
-            from edgebert.errors import UsageError
-
-            raise UsageError(f"'{target}' outputs {outputs.shape[-1]} values per row but {task} has {expected} "
-                             "labels. Fix: evaluate a model trained for this task")
-        metrics = glue_metrics(task, outputs, ds.labels)
-        rows.append({"kind": "eval", **ident, "task": task, "data": str(data), "rows": len(ds),
-                     "skipped_rows": ds.skipped, "metric": spec.metric, "score": metrics[spec.metric],
-                     "metrics": metrics, "predictions_sha": _digest(outputs),
+        start = time.perf_counter()
+        outputs, ident = (_bundle_outputs(path, ds) if (path / MANIFEST).is_file() else _torch_outputs(target, ds))
+        seconds = time.perf_counter() - start
+        if outputs.shape[-1] != ds.num_labels:
+            raise UsageError(f"'{target}' outputs {outputs.shape[-1]} values per row but the data has "
+                             f"{ds.num_labels} labels. Fix: evaluate a model trained for this task")
+        if ds.label_names and not task and label_names_of(target) != ds.label_names:
+            raise UsageError(f"'{target}' has labels {label_names_of(target)} but '{targets[0]}' has "
+                             f"{ds.label_names}: they are not evaluated on the same classes")
+        metrics = glue_metrics(name, outputs, ds.labels)
+        metric = task_metric(name)
+        rows.append({"kind": "eval", **ident, "task": name, "data": str(data), "rows": len(ds),
+                     "skipped_rows": ds.skipped, "metric": metric, "score": metrics[metric], "metrics": metrics,
+                     "predictions_sha": _digest(outputs), "eval_seconds": round(seconds, 2),
                      "edgebert_version": __version__,
                      "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")})
     base = rows[0]["score"] if rows else None

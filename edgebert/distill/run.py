@@ -54,6 +54,43 @@ def teacher_layers(teacher: Any) -> int:
     return int(getattr(cfg, "num_hidden_layers", None) or cfg.n_layers)
 
 
+def _encode_chunks(tokenizer: Any, texts: tuple[list[str], list[str] | None], max_len: int, size: int = 64) -> list:
+    a, b = texts
+    return [tokenizer(a[i:i + size], b[i:i + size] if b else None, padding=True, truncation=True,
+                      max_length=max_len, return_tensors="pt") for i in range(0, len(a), size)]
+
+
+def _logits(model: Any, chunks: list, segments: bool) -> Any:
+    """A model's main output over tokenized chunks: logits (N, C) or last hidden state (per chunk)."""
+    import torch
+
+    outs = []
+    with torch.no_grad():
+        for enc in chunks:
+            kwargs = {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
+            if segments and "token_type_ids" in enc:
+                kwargs["token_type_ids"] = enc["token_type_ids"]
+            out = model(**kwargs)
+            outs.append(out.logits if hasattr(out, "logits") else out.last_hidden_state)
+    return outs
+
+
+def metric_eval(tokenizer: Any, texts: tuple[list[str], list[str] | None], labels: Any, task: str,
+                max_len: int) -> Callable[[Any], dict[str, float]]:
+    """Held-out task metrics of a classifier being trained (finetune)."""
+    import torch
+
+    from edgebert.distill.data import glue_metrics
+
+    chunks = _encode_chunks(tokenizer, texts, max_len)
+
+    def evaluate(model: Any) -> dict[str, float]:
+        logits = torch.cat(_logits(model, chunks, model.config.model_type == "bert"))
+        return glue_metrics(task, logits.numpy(), labels)
+
+    return evaluate
+
+
 def agreement_eval(teacher: Any, tokenizer: Any, texts: tuple[list[str], list[str] | None], labels: np.ndarray | None,
                    task: str | None, max_len: int) -> Callable[[Any], dict[str, float]]:
     """Student vs teacher on held-out rows: argmax agreement (classifiers) or output cosine, plus the task metric."""
@@ -61,43 +98,62 @@ def agreement_eval(teacher: Any, tokenizer: Any, texts: tuple[list[str], list[st
 
     from edgebert.distill.data import glue_metrics
 
-    enc = tokenizer(texts[0], texts[1], padding=True, truncation=True, max_length=max_len, return_tensors="pt")
-    enc.pop("token_type_ids", None)
-    with torch.no_grad():
-        t_out = teacher(**enc)
-    t_main = t_out.logits if hasattr(t_out, "logits") else t_out.last_hidden_state
+    chunks = _encode_chunks(tokenizer, texts, max_len)
+    # the student has no segments: the teacher sees segment 0 too (folded into the student's positions)
+    t_main = _logits(teacher, chunks, segments=False)
 
     def evaluate(student: Any) -> dict[str, float]:
-        with torch.no_grad():
-            s_out = student(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"])
-        s_main = s_out.logits if hasattr(s_out, "logits") else s_out.last_hidden_state
-        if s_main.ndim == 2 and s_main.shape[-1] > 1:
-            result = {"agreement": float((s_main.argmax(-1) == t_main.argmax(-1)).float().mean())}
+        s_main = _logits(student, chunks, segments=False)
+        if s_main[0].ndim == 2 and s_main[0].shape[-1] > 1:
+            s_all, t_all = torch.cat(s_main), torch.cat(t_main)
+            result = {"agreement": float((s_all.argmax(-1) == t_all.argmax(-1)).float().mean())}
             if labels is not None and task:
-                result.update(glue_metrics(task, s_main.numpy(), labels))
+                result.update(glue_metrics(task, s_all.numpy(), labels))
             return result
-        m = enc["attention_mask"].unsqueeze(-1).float()
-        s_pool, t_pool = (s_main * m).sum(1) / m.sum(1), (t_main * m).sum(1) / m.sum(1)
-        return {"cosine": float(torch.nn.functional.cosine_similarity(s_pool, t_pool).mean())}
+        cosines = []
+        for enc, s, t in zip(chunks, s_main, t_main):
+            m = enc["attention_mask"].unsqueeze(-1).float()
+            s_pool, t_pool = (s * m).sum(1) / m.sum(1), (t * m).sum(1) / m.sum(1)
+            cosines.append(torch.nn.functional.cosine_similarity(s_pool, t_pool))
+        return {"cosine": float(torch.cat(cosines).mean())}
 
     return evaluate
+
+
+def labelled(data: Path, eval_data: Path | None, task: str | None, columns: Any, label_names: list[str] | None,
+             skip_bad_rows: bool) -> tuple[Any, Any]:
+    """Training and held-out data: a GLUE preset (its labels) or a user's file (the given or the file's labels)."""
+    from edgebert.distill.data import Columns, get_task, read_data
+
+    if task:
+        spec = get_task(task)
+        cols, names, regression = columns or spec.columns, list(spec.labels) if spec.labels else None, \
+            spec.labels is None
+    else:
+        cols, names, regression = columns or Columns(), label_names, False
+    ds = read_data(data, cols, label_names=names, regression=regression, skip_bad_rows=skip_bad_rows,
+                   task=task or "text-classification")
+    held = read_data(eval_data, cols, label_names=ds.label_names, regression=regression, skip_bad_rows=skip_bad_rows,
+                     task=ds.task) if eval_data else None
+    return ds, held
 
 
 def distill(teacher_spec: str, out: Path, *, objective: str, recipe: Recipe, layer_map: list[int] | str,
             n_layers: int | None, cfg: TrainConfig, task: str | None = None, data: Path | None = None,
             eval_data: Path | None = None, skip_bad_rows: bool = False, resume: bool = False, force: bool = False,
-            init: str = "teacher", on_step: Callable[[int, dict[str, float]], None] | None = None) -> DistillResult:
+            init: str = "teacher", on_step: Callable[[int, dict[str, float]], None] | None = None,
+            columns: Any = None) -> DistillResult:
     """Build the student from the teacher and train it; the final model lands in `out` only when complete."""
     import torch
 
     from edgebert.bundle import check_out_dir
-    from edgebert.distill.data import read_text, read_tsv
+    from edgebert.distill.data import read_text
     from edgebert.distill.student import build_student, resolve_layer_map
 
     if objective not in ("task", "mlm", "hidden"):
         raise UsageError(f"Unknown objective '{objective}'. Valid: task, mlm, hidden")
-    if objective == "task" and (task is None or data is None):
-        raise UsageError("Task distillation needs --task and --data (a GLUE-format TSV)")
+    if objective == "task" and data is None:
+        raise UsageError("Task distillation needs --data (CSV, TSV or JSONL with text and label columns)")
     if objective != "task" and data is None:
         raise UsageError("General distillation needs --data (a text file, one passage a line)")
     import os
@@ -112,10 +168,12 @@ def distill(teacher_spec: str, out: Path, *, objective: str, recipe: Recipe, lay
     teacher, tokenizer = load_teacher(teacher_spec, objective)
     layers = resolve_layer_map(layer_map, teacher_layers(teacher), n_layers) if isinstance(layer_map, str) else layer_map
     student, _ = build_student(teacher, layers, {"task": "classification", "mlm": "mlm"}.get(objective, "encoder"), init)
-    if objective == "task":
-        ds = read_tsv(data, task, skip_bad_rows)
+    if objective == "task":  # the student keeps the teacher's classes: the data's labels must be among them
+        from edgebert.distill.evaluate import label_names_of
+
+        ds, eval_ds = labelled(data, eval_data, task, columns, label_names_of(teacher_spec), skip_bad_rows)
+        task = ds.task
         texts, labels = (ds.text_a, ds.text_b), ds.labels
-        eval_ds = read_tsv(eval_data, task, skip_bad_rows) if eval_data else None
         eval_texts, eval_labels = ((eval_ds.text_a, eval_ds.text_b), eval_ds.labels) if eval_ds else (None, None)
     else:
         lines = read_text(data)

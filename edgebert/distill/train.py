@@ -1,7 +1,8 @@
 """The distillation loop: AdamW, linear warm-up/decay, clipping, accumulation, seeded data order, checkpoints
 with exact resume, evaluation every K steps, and DDP when launched by torchrun (gloo on CPU, nccl on CUDA).
 
-Objectives: `task` (teacher classifier + GLUE TSV: soft targets, hard labels, hidden cosine), `mlm` (general
+Objectives: `finetune` (no teacher: cross-entropy on the user's labels, to make a teacher), `task` (teacher
+classifier + labelled data: soft targets, hard labels, hidden cosine), `mlm` (general
 distillation on raw text: soft targets on masked tokens, masked-LM loss, hidden cosine) and `hidden` (an encoder
 teacher without a head, e.g. a sentence-embedding model: hidden cosine on mapped layers).
 """
@@ -88,11 +89,11 @@ class Distiller:
         self.rank, self.world = _dist()
         self.cfg, self.recipe, self.objective, self.out = cfg, recipe, objective, out
         self.device = torch.device(cfg.device)
-        self.teacher = teacher.to(self.device).eval()
+        self.teacher = teacher.to(self.device).eval() if teacher is not None else None  # None: finetune
         self.student = student.to(self.device)
         self.tokenizer, self.texts_a, self.texts_b, self.labels = tokenizer, texts[0], texts[1], labels
-        self.pairs = layer_pairs(layer_map, teacher.config.num_hidden_layers
-                                 if hasattr(teacher.config, "num_hidden_layers") else teacher.config.n_layers)
+        self.pairs = layer_pairs(layer_map, teacher.config.num_hidden_layers if hasattr(
+            teacher.config, "num_hidden_layers") else teacher.config.n_layers) if teacher is not None else []
         self.eval_fn = eval_fn
         self.model = student
         if self.world > 1:
@@ -143,6 +144,12 @@ class Distiller:
         torch, r = self.torch, self.recipe
         ids, mask = batch["input_ids"], batch["attention_mask"]
         labels = batch.get("labels")
+        if self.objective == "finetune":  # no teacher: the task loss on the user's labels
+            extra = {"token_type_ids": batch["token_type_ids"]} if "token_type_ids" in batch and \
+                self.student.config.model_type == "bert" else {}
+            logits = self.model(input_ids=ids, attention_mask=mask, **extra).logits
+            loss = ce_loss(logits, labels) if logits.shape[-1] > 1 else regression_loss(logits, labels)
+            return {"ce": loss, "loss": loss}
         if self.objective == "mlm":
             special = torch.tensor([[self.tokenizer.convert_ids_to_tokens(int(t)) in self.tokenizer.all_special_tokens
                                      for t in row] for row in ids.cpu()], dtype=torch.bool).to(self.device)

@@ -1,4 +1,4 @@
-"""Bench rows -> the efficiency table (seed form, BERT-base = 100), markdown report and PNG charts.
+"""Bench rows -> the efficiency table (seed form, BERT-base = 100), its markdown and PNG charts.
 
 Every relative figure is computed from rows; the only typed-in numbers are the reference figures in
 edgebert/reference.json (the seed's and the paper's), shown beside the measured ones.
@@ -12,8 +12,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from edgebert.bench.rows import read_rows
-from edgebert.errors import UsageError
 
 BASELINE_MODEL = "bert-base-uncased"
 
@@ -219,69 +217,3 @@ def plot(table: list[TableRow], out_dir: Path) -> list[Path]:
         plt.close(fig)
         paths.append(path)
     return paths
-
-
-GLUE_NAMES = {"sst2": "SST-2", "cola": "CoLA", "mrpc": "MRPC", "stsb": "STS-B", "qqp": "QQP", "mnli": "MNLI",
-              "qnli": "QNLI", "rte": "RTE", "wnli": "WNLI"}
-
-
-def eval_markdown(evals: list[dict[str, Any]]) -> str:
-    """Task scores and retention (artifact / reference), with the seed's GLUE dev figures for the task."""
-    seed = reference()["glue_dev_seed"]
-    lines = ["## Accuracy (edgebert eval)", "",
-             "| task | model | format | metric | score | retention % | reference | seed BERT-base | seed DistilBERT |",
-             "|" + "---|" * 9]
-    for r in evals:
-        name = GLUE_NAMES.get(r["task"], r["task"])
-        lines.append(f"| {r['task']} | {r['model']} | {r['format']} | {r['metric']} | {r['score']:.4f} | "
-                     f"{_fmt(r.get('retention_pct'), '.1f')} | {Path(str(r.get('reference', ''))).name} | "
-                     f"{seed['BERT-base'].get(name, '–')} | {seed['DistilBERT'].get(name, '–')} |")
-    return "\n".join(lines + [""])
-
-
-def plot_eval(evals: list[dict[str, Any]], out_dir: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    labels = [f"{r['model']}\n{r['format']}\n{r['task']}" for r in evals]
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(labels) + 2), 4.5))
-    bars = ax.bar(range(len(labels)), [100 * r["score"] for r in evals])
-    ax.bar_label(bars, fmt="%.1f", fontsize=7)
-    ax.set_xticks(range(len(labels)), labels, fontsize=7)
-    ax.set_ylabel("task metric x 100")
-    ax.set_title("accuracy (edgebert eval)")
-    fig.tight_layout()
-    path = out_dir / "accuracy.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
-def write_report(result_files: list[Path], out_dir: Path, batch: int = 1, seq_len: int = 128) -> tuple[list[TableRow], list[Path]]:
-    """Read rows from one or more JSONL files (several machines merge), write report.md + charts into out_dir.
-
-    Bench rows make the efficiency table; `edgebert eval` rows (kind "eval") an accuracy section and chart."""
-    rows: list[dict[str, Any]] = []
-    for path in result_files:
-        if not path.is_file():
-            raise UsageError(f"Results file '{path}' does not exist")
-        rows += read_rows(path)
-    evals = [r for r in rows if r.get("kind") == "eval"]
-    rows = [r for r in rows if r.get("kind") != "eval"]
-    if not rows and not evals:
-        raise UsageError("No rows in the results given. Fix: run edgebert bench or edgebert eval first")
-    table = build_table(rows, batch, seq_len)
-    if rows and not table:
-        raise UsageError(f"No ok rows at batch {batch}, sequence {seq_len} in the results given")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    text = markdown(rows, table, batch, seq_len) if table else "# edgebert report\n\n"
-    paths = [out_dir / "report.md"]
-    if table:
-        paths += plot(table, out_dir)
-    if evals:
-        text += "\n" + eval_markdown(evals)
-        paths.append(plot_eval(evals, out_dir))
-    (out_dir / "report.md").write_text(text)
-    return table, paths

@@ -1,0 +1,143 @@
+"""Text to answer: latency from a user's string to a label or an embedding, one request at a time, at the texts'
+real lengths. Each request is timed end to end (tokenize, pad to what the format takes, run, softmax/pooling)
+with the model-only part (the run) timed inside it, so the two sit side by side in one row.
+
+Dynamic-shape formats run at each text's length; static-shape ones (TFLite, static OpenVINO) pay their bucket's
+padding, and the row records both the real and the padded token counts.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from edgebert.bench.stats import Latency, percentile
+from edgebert.errors import UsageError
+
+MAX_TEXT_CHARS = 20_000  # a "text" longer than this is not one request's input; refuse it with its line
+
+
+def default_texts() -> list[str]:
+    """The shipped sample: 120 real texts (CPython docstrings and documentation), 4-212 tokens."""
+    return resources.files("edgebert.assets").joinpath("sample_texts.txt").read_text(encoding="utf-8").splitlines()
+
+
+def read_texts(path: Path) -> list[str]:
+    """One text a line; empty, binary or absurdly long lines are usage errors naming the line."""
+    if not path.is_file():
+        raise UsageError(f"Texts file '{path}' does not exist")
+    data = path.read_bytes()
+    if b"\0" in data[:8192]:
+        raise UsageError(f"'{path}' is binary, not one text a line")
+    texts = []
+    for lineno, raw in enumerate(data.split(b"\n"), start=1):
+        try:
+            line = raw.decode("utf-8").strip()
+        except UnicodeDecodeError as err:
+            raise UsageError(f"{path}:{lineno}: not UTF-8 ({err.reason}). Fix: save the file as UTF-8") from None
+        if len(line) > MAX_TEXT_CHARS:
+            raise UsageError(f"{path}:{lineno}: a line of {len(line)} characters is not one text (limit "
+                             f"{MAX_TEXT_CHARS}). Fix: one text a line")
+        if line:
+            texts.append(line)
+    if not texts:
+        raise UsageError(f"Texts file '{path}' has no non-empty lines")
+    return texts
+
+
+@dataclass
+class Answer:
+    e2e_ns: int
+    model_ns: int
+    tokens: int
+    padded: int
+
+
+class BundleAnswerer:
+    """A bundle's Predictor: encode -> run (the format pads as it must) -> softmax or pooled embedding."""
+
+    def __init__(self, predictor: Any) -> None:
+        from edgebert.formats.base import pick_length
+
+        self.p = predictor
+        shapes = predictor.bundle.manifest.get("shapes") or {}
+        static = shapes.get("seq_lens") if shapes.get("static") else None
+        self._padded = (lambda n: pick_length(static, min(n, max(static)))) if static else (lambda n: n)
+
+    def __call__(self, text: str) -> Answer:
+        from edgebert.parity import mean_pool
+        from edgebert.runtime import softmax
+
+        clock = time.perf_counter_ns
+        start = clock()
+        if hasattr(self.p.runner, "run_text"):  # the graph tokenizes: the run is the whole model part
+            mid = clock()
+            out = self.p.runner.run_text([text])
+            end_model = clock()
+            tokens = min(len(self.p.tokenizer.encode(text).ids), self.p.max_positions)  # for the row only
+            feed = None
+        else:
+            feed = self.p.encode([text])
+            mid = clock()
+            out = self.p.run(feed)
+            end_model = clock()
+            tokens = int(feed["attention_mask"].sum())
+        # the answer an app shows: probabilities, or a unit-length embedding (timed, then dropped)
+        if self.p.output_kind == "logits":
+            _ = softmax(out)
+        elif self.p.output_kind == "last_hidden_state" and feed is not None:
+            emb = mean_pool(out, feed["attention_mask"])
+            _ = emb / np.linalg.norm(emb, axis=-1, keepdims=True)
+        end = clock()
+        return Answer(end - start, end_model - mid, tokens, self._padded(tokens))
+
+
+class TorchAnswerer:
+    """Eager PyTorch with the model's HF tokenizer: the baseline's text-to-answer."""
+
+    def __init__(self, model: Any, runner: Any) -> None:
+        if model.tokenizer is None:
+            raise UsageError(f"'{model.source.spec}' has no tokenizer: text-to-answer needs one")
+        self.model, self.runner = model, runner
+
+    def __call__(self, text: str) -> Answer:
+        from edgebert.inputs import tokenize
+        from edgebert.parity import mean_pool
+        from edgebert.runtime import softmax
+
+        clock = time.perf_counter_ns
+        start = clock()
+        feed = tokenize(self.model.tokenizer, [text], None, self.model.input_names, max_length=self.model.max_positions)
+        mid = clock()
+        out = self.runner.run(feed)
+        end_model = clock()
+        _ = softmax(out) if self.model.task == "classification" else mean_pool(out, feed["attention_mask"])
+        end = clock()
+        n = int(feed["attention_mask"].sum())
+        return Answer(end - start, end_model - mid, n, n)
+
+
+def measure(answer: Callable[[str], Answer], texts: list[str], warmup: int, min_seconds: float
+            ) -> dict[str, Any]:
+    """Every text at least once (in order), repeated until min_seconds; returns the row's text fields."""
+    for text in texts[:warmup]:
+        answer(text)
+    results: list[Answer] = []
+    deadline = time.perf_counter() + min_seconds
+    while len(results) < len(texts) or time.perf_counter() < deadline:
+        results.append(answer(texts[len(results) % len(texts)]))
+    e2e = Latency.from_ns([r.e2e_ns for r in results])
+    model = Latency.from_ns([r.model_ns for r in results])
+    tokens = sorted(float(r.tokens) for r in results[: len(texts)])
+    padded = sorted(float(r.padded) for r in results[: len(texts)])
+    return {"runs": e2e.runs, "texts": len(texts),
+            **{k: round(getattr(e2e, k), 4) for k in ("p50_ms", "p90_ms", "p99_ms", "mean_ms", "std_ms", "min_ms",
+                                                      "max_ms")},
+            "model_p50_ms": round(model.p50_ms, 4), "model_p90_ms": round(model.p90_ms, 4),
+            "tokens_p50": percentile(tokens, 50), "tokens_p90": percentile(tokens, 90),
+            "padded_tokens_p50": percentile(padded, 50), "padded_tokens_p90": percentile(padded, 90),
+            "throughput_seq_s": round(1e3 / e2e.mean_ms, 3)}

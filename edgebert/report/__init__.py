@@ -1,0 +1,94 @@
+"""`edgebert report`: bench and eval rows (any number of files, any number of devices) -> report.md and charts.
+
+Every relative figure is computed from rows; the only typed-in numbers are the reference figures in
+edgebert/reference.json (the seed's and the paper's), shown beside the measured ones.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edgebert.bench.rows import read_rows
+from edgebert.errors import UsageError
+from edgebert.report.efficiency import (HEADER, TableRow, build_table, device_group, is_emulated, markdown, plot,
+                                        reference, table_cells)
+
+__all__ = ["HEADER", "Report", "ReportOptions", "TableRow", "build_table", "device_group", "is_emulated", "reference",
+           "table_cells", "read_results", "write_report"]
+
+
+def read_results(result_files: list[Path]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(bench rows, eval rows) from one or more JSONL files."""
+    rows: list[dict[str, Any]] = []
+    for path in result_files:
+        if not path.is_file():
+            raise UsageError(f"Results file '{path}' does not exist")
+        rows += read_rows(path)
+    return [r for r in rows if r.get("kind") != "eval"], [r for r in rows if r.get("kind") == "eval"]
+
+
+def latency_of(table: list[TableRow]) -> dict[tuple[str, str], float]:
+    """(model, format) -> p50 on real hardware with good outputs (the first such device group wins)."""
+    found: dict[tuple[str, str], float] = {}
+    for t in table:
+        if not is_emulated(t.group) and t.golden != "FAIL":
+            found.setdefault((t.model, t.format), t.p50_ms)
+    return found
+
+
+@dataclass
+class ReportOptions:
+    batch: int = 1
+    seq_len: int = 128
+    price_per_core_hour: float = 0.05
+    constraints: list[str] = field(default_factory=list)  # SCENARIO.FIELD=VALUE
+    baseline: list[Path] = field(default_factory=list)
+    limits: Any = None  # gate.Limits
+
+
+@dataclass
+class Report:
+    table: list[TableRow]
+    paths: list[Path]
+    breaches: list[Any] = field(default_factory=list)  # gate.Comparison
+
+
+def write_report(result_files: list[Path], out_dir: Path, batch: int = 1, seq_len: int = 128,
+                 options: ReportOptions | None = None) -> Report:
+    """Bench rows make the efficiency table, cost and scenario picks; `edgebert eval` rows the accuracy table;
+    a baseline adds the regression gate. Everything is checked before anything is written."""
+    from edgebert.report import answer, decide, gate
+    from edgebert.report.accuracy import eval_markdown, plot_accuracy_latency
+
+    opts = options or ReportOptions(batch=batch, seq_len=seq_len)
+    rows, evals = read_results(result_files)
+    if not rows and not evals:
+        raise UsageError("No rows in the results given. Fix: run edgebert bench or edgebert eval first")
+    table = build_table(rows, opts.batch, opts.seq_len)
+    if rows and not table and not answer.text_rows(rows):
+        raise UsageError(f"No ok rows at batch {opts.batch}, sequence {opts.seq_len} in the results given")
+    scenarios = decide.override(decide.SCENARIOS, opts.constraints)
+    cands = decide.candidates(table, rows, evals, opts.price_per_core_hour)
+    comparisons = []
+    if opts.baseline:
+        old_rows, old_evals = read_results(opts.baseline)
+        comparisons = gate.compare(rows, old_rows, evals, old_evals, opts.limits or gate.Limits())
+    out_dir.mkdir(parents=True, exist_ok=True)
+    text = markdown(rows, table, opts.batch, opts.seq_len) if table else "# edgebert report\n\n"
+    paths = [out_dir / "report.md"]
+    if table:
+        paths += plot(table, out_dir)
+    if answer.text_rows(rows):
+        text += "\n" + answer.markdown(rows, table, opts.seq_len)
+    if cands:
+        text += "\n" + decide.markdown(cands, scenarios, opts.price_per_core_hour)
+        paths += decide.plot(cands, out_dir)
+    if evals:
+        latency = latency_of(table)
+        text += "\n" + eval_markdown(evals, latency)
+        paths.append(plot_accuracy_latency(evals, latency, out_dir))
+    if comparisons:
+        text += "\n" + gate.markdown(comparisons, opts.limits or gate.Limits())
+    (out_dir / "report.md").write_text(text)
+    return Report(table, paths, [c for c in comparisons if c.breach])
