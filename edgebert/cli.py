@@ -55,8 +55,9 @@ def export(
     task: Optional[str] = typer.Option(None, help="classification | encoder [default: from the model's config]."),
     opset: int = typer.Option(17, help="ONNX opset."),
     atol: float = typer.Option(1e-4, help="fp32 parity gate: max-abs difference allowed vs PyTorch."),
-    min_agreement: float = typer.Option(0.99, help="Lossy gate: argmax agreement (classifiers, real weights)."),
-    min_cosine: float = typer.Option(0.99, help="Lossy gate: per-sample output cosine vs PyTorch."),
+    min_agreement: float = typer.Option(0.99, help="Lossy gate: argmax agreement (classifiers, real weights, decisive samples)."),
+    min_cosine: float = typer.Option(0.99, help="Lossy gate: mean per-sample output cosine vs PyTorch."),
+    min_margin: float = typer.Option(0.1, help="Lossy gate: agreement counts samples whose PyTorch top-1 leads top-2 by this probability (near-ties are left to the cosine)."),
     seq_len: str = typer.Option("128", "--seq-len", help="Static sequence length(s) for static-shape formats."),
     target: Optional[str] = typer.Option(None, help="CPU for quantisation presets: avx2|avx512|avx512-vnni|arm64."),
     calibration_text: Optional[Path] = typer.Option(None, help="Text file (one sentence a line) for gates/calibration."),
@@ -71,7 +72,7 @@ def export(
     from edgebert.inputs import read_text_file
 
     texts = read_text_file(calibration_text) if calibration_text else None
-    opts = ExportOptions(opset=opset, atol=atol, min_agreement=min_agreement, min_cosine=min_cosine,
+    opts = ExportOptions(opset=opset, atol=atol, min_agreement=min_agreement, min_cosine=min_cosine, min_margin=min_margin,
                          seq_lens=_csv_ints(seq_len, "--seq-len"), calibration_texts=texts, target=target,
                          allow_flex=allow_flex, static_shape=static_shape)
     name = Path(model.rstrip("/")).name
@@ -127,12 +128,14 @@ def bench(
     task: Optional[str] = typer.Option(None, help="classification | encoder for model TARGETs."),
     fmt: Optional[List[str]] = typer.Option(None, "--format", "-f", help="Suite: formats to include [all installed]."),
     bert: Optional[str] = typer.Option(None, help="Suite: real BERT-base weights (dir/id) instead of random."),
+    bert_format: Optional[List[str]] = typer.Option(None, "--bert-format", help="Suite: BERT-base formats [onnx, onnx-int8, tflite, openvino, executorch: one per runtime]; 'all' for every one."),
     distilbert: Optional[str] = typer.Option(None, help="Suite: real DistilBERT weights (dir/id) instead of random."),
     timeout: float = typer.Option(1800.0, help="Seconds before a worker is killed and its row marked failed."),
     force: bool = typer.Option(False, "--force", help="Re-measure rows already in the results file."),
     device_label: str = typer.Option("", "--device-label",
                                      help="Name this device in rows and reports, e.g. 'Raspberry Pi 5'."),
     texts: Optional[str] = typer.Option(None, help="Text to answer: a file with one text a line, or 'sample' for the shipped real-text sample; one request at a time at the texts' own lengths."),
+    profile: bool = typer.Option(False, "--profile", help="After timing, record time by operator (the runtime's profiler) and GFLOP/s vs this machine's fp32 peak."),
 ) -> None:
     """Measure latency percentiles, throughput, peak memory and size, one fresh process per row.
 
@@ -154,9 +157,9 @@ def bench(
     text_list, text_name = _texts(texts)
     cfg = SweepConfig(batches=batches, seq_lens=seqs, threads=threads or 0, device=device, warmup=warmup,
                       min_runs=runs, min_seconds=min_seconds, repeats=repeat, timeout_s=timeout, force=force,
-                      device_label=device_label, texts=text_list, texts_name=text_name)
+                      device_label=device_label, texts=text_list, texts_name=text_name, profile=profile)
     if suite:
-        _run_suite(cfg, out_path or Path("results/efficiency"), fmt, bert, distilbert)
+        _run_suite(cfg, out_path or Path("results/efficiency"), fmt, bert, distilbert, bert_format)
         return
     resolved = [resolve(t, random_weights, task) for t in targets or []]
     dest = out_path or Path("results/results.jsonl")
@@ -182,21 +185,25 @@ def _texts(option: str | None) -> tuple[list[str] | None, str]:
     return read_texts(Path(option)), Path(option).name
 
 
-def _run_suite(cfg, out_dir: Path, fmts, bert, distilbert) -> None:
+def _run_suite(cfg, out_dir: Path, fmts, bert, distilbert, bert_formats) -> None:
     import time
 
     from edgebert.bench.suite import run_efficiency
+    from edgebert.bench.texts import default_texts
     from edgebert.render import efficiency_table
     from edgebert.report import write_report
 
     start = time.time()
     models = {"bert-base-uncased": bert, "distilbert-base-uncased": distilbert}
-    res = run_efficiency(out_dir, cfg, models=models, formats=fmts, sweep_seq_lens=[32],
-                         log=lambda m: err.print(m, soft_wrap=True))
+    res = run_efficiency(out_dir, cfg, models=models, formats=fmts, baseline_formats=bert_formats,
+                         sweep_seq_lens=[32], texts=default_texts(), log=lambda m: err.print(m, soft_wrap=True))
     result = write_report([res.results], out_dir, cfg.batches[0], cfg.seq_lens[0])
+    res.seconds["total_s"] = round(time.time() - start, 1)
+    (out_dir / "suite.json").write_text(json.dumps({"seconds": res.seconds, "formats": fmts, "config": {
+        k: v for k, v in cfg.__dict__.items() if k != "texts"}}, indent=2) + "\n")
     out.print(efficiency_table(result.table, cfg.batches[0], cfg.seq_lens[0]))
-    out.print(f"Suite took {time.time() - start:.0f} s. Wrote {', '.join(str(p) for p in result.paths)} and "
-              f"{res.results}")
+    out.print(f"Suite took {time.time() - start:.0f} s. Wrote {', '.join(str(p) for p in result.paths)}, "
+              f"{out_dir / 'suite.json'} and {res.results}")
     if res.export_failures:
         raise EdgebertError(f"{len(res.export_failures)} export(s) failed: "
                             + "; ".join(f"{k}: {v}" for k, v in res.export_failures.items()))

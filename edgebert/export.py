@@ -30,7 +30,8 @@ def _reference(model: LoadedModel, texts: list[str] | None, max_len: int) -> tup
     key = ("reference", tuple(texts or ()), max_len)
     if key not in model.cache:
         feeds = parity_batches(model.tokenizer, model.input_names, model.vocab_size, texts, max_len)
-        gold = golden.golden_feeds(model.tokenizer, model.input_names, model.vocab_size, max_len)
+        gold = golden.golden_feeds(model.tokenizer, model.input_names, model.vocab_size, max_len,
+                                   golden.choose_texts(texts))
         model.cache[key] = (feeds, torch_reference(model.module, feeds, model.input_names),
                             gold, torch_reference(model.module, gold, model.input_names))
     return model.cache[key]
@@ -68,13 +69,14 @@ def export_model(model: LoadedModel, fmt_name: str, out: Path, opts: ExportOptio
             "parameters": model.parameters,
             "max_positions": model.max_positions,
             "vocab_size": model.vocab_size,
+            "architecture": _architecture(model),
             "inputs": inputs,
             "outputs": outputs,
             "tokenizer_file": TOKENIZER_FILE if (work / TOKENIZER_FILE).is_file() else None,
             "lossy": fmt.lossy,
             "app_sdk": fmt.app_sdk,
             **info,
-            "golden": golden.section(_golden_texts(model), arrays, gate,
+            "golden": golden.section(_golden_texts(model, texts), arrays, gate,
                                      f"PyTorch fp32 (torch {_torch_version()}), each input alone at batch 1"),
             "python": platform.python_version(),
         }
@@ -87,7 +89,7 @@ def export_model(model: LoadedModel, fmt_name: str, out: Path, opts: ExportOptio
         else:
             actual = run_artifact(runner.run, feeds)
             inputs_used = "tokenized English sentences" if model.tokenizer else "random ids, mixed lengths"
-        parity = compare(feeds, reference, actual, model.task)
+        parity = compare(feeds, reference, actual, model.task, gate.min_margin)
         manifest["parity"] = apply_gate(parity, gate).to_dict()
         manifest["parity"]["inputs"] = inputs_used
         manifest["batching"] = _batch_invariance(runner, gold_feeds, gate.atol)
@@ -139,8 +141,16 @@ def _text_parity(model: LoadedModel, runner: Any, texts: list[str] | None, max_l
     return feeds, reference, [runner.run_text([t]) for t in gate_texts]
 
 
-def _golden_texts(model: LoadedModel) -> list[str] | None:
-    return list(golden.GOLDEN_TEXTS) if model.tokenizer is not None else None
+def _architecture(model: LoadedModel) -> dict[str, Any] | None:
+    """Layers, hidden and intermediate sizes: what FLOP counts (bench --profile) need on a device."""
+    from edgebert.bench.profile import model_shape
+
+    shape = model_shape(model.module.config.to_dict())
+    return dict(zip(("layers", "hidden", "intermediate"), shape)) if shape else None
+
+
+def _golden_texts(model: LoadedModel, texts: list[str] | None) -> list[str] | None:
+    return golden.choose_texts(texts) if model.tokenizer is not None else None
 
 
 def _torch_version() -> str:

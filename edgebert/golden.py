@@ -55,6 +55,17 @@ class GoldenResult:
         return asdict(self)
 
 
+def choose_texts(user_texts: list[str] | None, n: int = 6) -> list[str]:
+    """The golden texts: with the user's own text (--calibration-text), six of it spread from shortest to longest
+    (a device is checked on the inputs it will see); otherwise the built-in set (accents, a long text...)."""
+    if not user_texts:
+        return list(GOLDEN_TEXTS)
+    ranked = sorted(dict.fromkeys(user_texts), key=lambda t: (len(t), t))
+    if len(ranked) <= n:
+        return ranked
+    return [ranked[round(i * (len(ranked) - 1) / (n - 1))] for i in range(n)]
+
+
 def golden_feeds(tokenizer: Any | None, names: list[str], vocab_size: int, max_len: int,
                  texts: list[str] | None = None) -> list[dict[str, np.ndarray]]:
     """One batch-1 feed per golden text at its own length (at most max_len); seeded random ids without a tokenizer."""
@@ -140,7 +151,7 @@ def check(bundle: Any, runner: Any) -> GoldenResult:
             actual = [np.asarray(runner.run_text([text])) for text in meta.get("texts") or []]
         else:
             actual = [np.asarray(runner.run(feed)) for feed in feeds]
-        parity: Parity = compare(feeds, refs, actual, bundle.manifest.get("task", "encoder"))
+        parity: Parity = compare(feeds, refs, actual, bundle.manifest.get("task", "encoder"), gate.min_margin)
     except BundleError:
         raise
     except ParityError as err:  # e.g. an output of the wrong shape

@@ -53,6 +53,27 @@ class LoadedModel:
     def __post_init__(self) -> None:
         self.output_kind = self.output_kind or ("logits" if self.task == "classification" else "last_hidden_state")
 
+    def reuse(self, key: Any, dest: Path, build: Any) -> None:
+        """Write an intermediate file (an ONNX trace, an fp32 .tflite) to `dest`, built once per model and process.
+
+        Formats sharing a first step (onnx/-opt/-int8/-fp16/openvino from one trace; tflite/-fp16/-int8 from one
+        conversion) copy it when cache["keep_files"] is set (the suite's export worker sets it), else build it."""
+        import shutil
+
+        cached = self.cache.get(("file", key))
+        if cached is not None and Path(cached).is_file():
+            shutil.copyfile(cached, dest)
+            return
+        build(dest)
+        if self.cache.get("keep_files"):
+            import atexit
+            import tempfile
+
+            keep = Path(tempfile.mkdtemp(prefix="edgebert-keep-"))
+            atexit.register(shutil.rmtree, keep, True)
+            shutil.copyfile(dest, keep / dest.name)
+            self.cache[("file", key)] = str(keep / dest.name)
+
     @property
     def parameters(self) -> int:
         return sum(p.numel() for p in self.module.parameters())

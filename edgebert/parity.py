@@ -18,11 +18,13 @@ class Parity:
     rel_err: float  # max_abs / max |reference|
     min_cosine: float  # per sample: pooled embedding (encoders) or logit vector (classifiers)
     mean_cosine: float
-    agreement: float | None  # argmax agreement, classifiers only
+    agreement: float | None  # argmax agreement over the decisive samples, classifiers only (None: none decisive)
     samples: int
     shapes: list[list[int]]  # (batch, seq) of each gate batch
     passed: bool = False
     gate: str = ""
+    decisive: int | None = None  # classifier samples whose reference top-1 leads top-2 by >= the margin
+    raw_agreement: float | None = None  # over every sample, near-ties included (recorded, not gated)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -40,11 +42,22 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return num / np.clip(den, 1e-12, None)
 
 
+def top_margin(scores: np.ndarray) -> np.ndarray:
+    """Per sample, how far the top class leads the second, in probability (scores are logits or probabilities)."""
+    scores = np.asarray(scores, np.float64)
+    probs = scores
+    if not (np.all(scores >= 0) and np.allclose(scores.sum(-1), 1.0, atol=1e-3)):  # logits -> softmax
+        probs = np.exp(scores - scores.max(-1, keepdims=True))
+        probs /= probs.sum(-1, keepdims=True)
+    top2 = np.sort(probs, axis=-1)[..., -2:]
+    return top2[..., 1] - top2[..., 0]
+
+
 def compare(feeds: list[dict[str, np.ndarray]], reference: list[np.ndarray], actual: list[np.ndarray],
-            task: str) -> Parity:
+            task: str, min_margin: float = 0.1) -> Parity:
     """Differences over valid (unpadded) positions; cosine per sample (of the pooled embedding for token outputs);
     argmax agreement for classifiers."""
-    abs_diffs, ref_abs, cosines, agree = [], [], [], []
+    abs_diffs, ref_abs, cosines, agree, margins = [], [], [], [], []
     for feed, ref, out in zip(feeds, reference, actual):
         ref, out = np.asarray(ref, np.float64), np.asarray(out, np.float64)
         if ref.shape != out.shape:
@@ -60,16 +73,22 @@ def compare(feeds: list[dict[str, np.ndarray]], reference: list[np.ndarray], act
             cosines.append(_cosine(ref, out))
             if task == "classification":
                 agree.append(ref.argmax(-1) == out.argmax(-1))
+                margins.append(top_margin(ref))
     diffs, cos = np.concatenate(abs_diffs), np.concatenate(cosines)
     if not np.all(np.isfinite(diffs)):
         return Parity(float("inf"), float("inf"), float("inf"), 0.0, 0.0, 0.0 if agree else None, len(cos),
                       [list(f["input_ids"].shape) for f in feeds])
+    agreement = raw = decisive = None
+    if agree:
+        same, margin = np.concatenate(agree), np.concatenate(margins)
+        keep = margin >= min_margin  # a flipped near-tie is not a wrong answer: the cosine covers those
+        raw, decisive = float(same.mean()), int(keep.sum())
+        agreement = float(same[keep].mean()) if decisive else None
     return Parity(
         max_abs=float(diffs.max()), mean_abs=float(diffs.mean()),
         rel_err=float(diffs.max() / max(np.concatenate(ref_abs).max(), 1e-12)),
-        min_cosine=float(cos.min()), mean_cosine=float(cos.mean()),
-        agreement=float(np.concatenate(agree).mean()) if agree else None,
-        samples=int(len(cos)), shapes=[list(f["input_ids"].shape) for f in feeds],
+        min_cosine=float(cos.min()), mean_cosine=float(cos.mean()), agreement=agreement,
+        samples=int(len(cos)), shapes=[list(f["input_ids"].shape) for f in feeds], decisive=decisive, raw_agreement=raw,
     )
 
 
@@ -85,12 +104,15 @@ class Gate:
     min_cosine: float = 0.99
     min_agreement: float = 0.99
     use_agreement: bool = True
+    min_margin: float = 0.1  # agreement counts samples whose reference top-1 leads top-2 by this much probability
 
     def describe(self, classifier: bool = True) -> str:
         if not self.lossy:
             return f"max_abs <= {self.atol:g}"
         agreement = classifier and self.use_agreement
-        return f"mean_cosine >= {self.min_cosine:g}" + (f", agreement >= {self.min_agreement:g}" if agreement else "")
+        return f"mean_cosine >= {self.min_cosine:g}" + (
+            f", agreement >= {self.min_agreement:g} (samples with top-1 margin >= {self.min_margin:g})"
+            if agreement else "")
 
     def judge(self, parity: Parity) -> tuple[bool, str]:
         """(passed, why-not) without raising; sets parity.gate."""
@@ -103,7 +125,8 @@ class Gate:
         if not parity.mean_cosine >= self.min_cosine:
             return False, f"mean cosine {parity.mean_cosine:.4f} < {self.min_cosine:g} (min {parity.min_cosine:.4f})"
         if parity.agreement is not None and self.use_agreement and not parity.agreement >= self.min_agreement:
-            return False, f"argmax agreement {parity.agreement:.1%} < {self.min_agreement:.0%}"
+            return False, (f"argmax agreement {parity.agreement:.1%} < {self.min_agreement:.0%} over the "
+                           f"{parity.decisive} samples whose PyTorch top-1 leads by >= {self.min_margin:g}")
         return True, ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -111,8 +134,8 @@ class Gate:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Gate":
-        return cls(**{k: data[k] for k in ("lossy", "atol", "min_cosine", "min_agreement", "use_agreement")
-                      if k in data})
+        return cls(**{k: data[k] for k in ("lossy", "atol", "min_cosine", "min_agreement", "use_agreement",
+                                           "min_margin") if k in data})
 
 
 def apply_gate(parity: Parity, gate: Gate) -> Parity:

@@ -226,7 +226,8 @@ def test_bench_row_records_golden_check_and_device(capsys, tiny_onnx, tmp_path):
     assert res.code == 0, res.err
     (row,) = read_rows(out)
     assert validate_row(row) == []
-    assert row["golden"] == "pass" and row["golden_max_abs"] < 1e-5 and row["golden_agreement"] == 1.0
+    assert row["golden"] == "pass" and row["golden_max_abs"] < 1e-5
+    assert row["golden_agreement"] is None  # a random-weight classifier: no golden text has a decisive top-1
     assert row["device_label"] == "Lab box (x86) #2" and row["machine"] == "x86_64" and row["emulated"] == ""
     assert row["cpu_features"] == cpu_features() and "avx2" in row["cpu_features"]
 

@@ -115,7 +115,7 @@ def finetuned(tiny_encoder, ticket_data, tmp_path_factory):
     train, dev = ticket_data
     out = tmp_path_factory.mktemp("ft") / "teacher"
     result = finetune(str(tiny_encoder), out, data=train, eval_data=dev, columns=COLS,
-                      cfg=TrainConfig(steps=40, batch_size=16, lr=3e-3, eval_every=20, seed=7))
+                      cfg=TrainConfig(steps=80, batch_size=16, lr=3e-3, eval_every=20, seed=7))
     return out, result
 
 

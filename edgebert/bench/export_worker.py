@@ -1,13 +1,15 @@
 """Export several formats of one model in one process: `python -m edgebert.bench.export_worker < spec.json`.
 
 The efficiency suite's exports: the model is built once, its PyTorch parity reference computed once and its
-ONNX trace shared by the ONNX-derived formats. One process per model keeps peak memory to one model's
-(STACK: all models in one process peaked at 13 GB). Writes {format: error line or null} to spec["result_path"].
+ONNX trace shared by the ONNX-derived formats, its fp32 .tflite by the TFLite ones. One process per model keeps peak
+memory to one model's (STACK: all models in one process peaked at 13 GB). Writes {"errors": {format: error line or
+null}, "seconds": {format: export seconds}} to spec["result_path"].
 """
 from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 from edgebert.errors import first_line
@@ -26,8 +28,10 @@ def main() -> None:
     results: dict[str, str | None] = {}
     result_path = Path(spec["result_path"])
     model = load_model(spec["model"], random_weights=spec["random_weights"])
-    model.cache["keep_onnx"] = True
+    model.cache["keep_files"] = True  # formats share the ONNX trace and the fp32 .tflite
+    seconds: dict[str, float] = {}
     for fmt, out in spec["outputs"].items():
+        start = time.perf_counter()
         try:
             export_model(model, fmt, Path(out), ExportOptions(), force=True)
             results[fmt] = None
@@ -35,7 +39,9 @@ def main() -> None:
             results[fmt] = str(err)
         except Exception as err:  # noqa: BLE001 - one format's failure must not stop the others
             results[fmt] = f"{type(err).__name__}: {first_line(err)}"
-        result_path.write_text(json.dumps(results))  # after each format: a crash keeps what finished
+        seconds[fmt] = round(time.perf_counter() - start, 1)
+        # after each format: a crash keeps what finished
+        result_path.write_text(json.dumps({"errors": results, "seconds": seconds}))
 
 
 if __name__ == "__main__":

@@ -52,6 +52,10 @@ class Row:
     tokens_p90: float | None = None
     padded_tokens_p50: float | None = None  # texts rows: tokens the format ran (static shapes pad to a bucket)
     padded_tokens_p90: float | None = None
+    profile: dict | None = None  # bench --profile: per-op and per-category ms per run, from the runtime's profiler
+    gflop: float | None = None  # FLOPs of one run at (batch, seq_len), from the config (bench --profile)
+    gflops_achieved: float | None = None  # gflop / p50
+    fp32_peak_gflops: float | None = None  # this machine's fp32 GEMM throughput at the row's threads
     load_ms: float | None = None
     warmup: int | None = None
     runs: int | None = None

@@ -33,6 +33,7 @@ class SweepConfig:
     device_label: str = ""
     texts: list[str] | None = None  # text-to-answer rows (batch 1, the texts' own lengths) instead of the grid
     texts_name: str = ""
+    profile: bool = False  # after timing, each row records the runtime's per-op profile and GFLOP/s
 
     def __post_init__(self) -> None:
         check_device(self.device)
@@ -77,7 +78,7 @@ class SweepResult:
 def _spec(target: Target, cfg: SweepConfig, batch: int, seq: int, repeat: int) -> dict[str, Any]:
     spec = {"target": target.to_dict(), "device": cfg.device, "threads": cfg.threads, "batch": batch, "seq_len": seq,
             "repeat": repeat, "warmup": cfg.warmup, "min_runs": cfg.min_runs, "min_seconds": cfg.min_seconds,
-            "device_label": cfg.device_label, "input": "tensor"}
+            "device_label": cfg.device_label, "input": "tensor", "profile": cfg.profile}
     if cfg.texts:  # seq_len 0: each text at its own length
         spec.update(batch=1, seq_len=0, texts=cfg.texts, input=f"texts:{cfg.texts_name}")
     return spec

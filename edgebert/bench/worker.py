@@ -73,12 +73,15 @@ def _load(target: Target, device: str, threads: int) -> tuple[Any, int, list[str
 
         predictor = load(target.ref, device=device, threads=threads, verify=False)
         vocab = _bundle_vocab(predictor.bundle.manifest)
+        arch = predictor.bundle.manifest.get("architecture") or {}
         # Outputs first, then speed: a device whose outputs are wrong must not yield a plain latency.
         result = check(predictor.bundle, predictor.runner)
         return predictor.runner, vocab, predictor.bundle.input_names, {
             "runtime_version": predictor.runner.runtime_version, "golden": result.status,
             "golden_max_abs": result.max_abs, "golden_mean_cosine": result.mean_cosine,
-            "golden_agreement": result.agreement, "golden_reason": result.reason}, BundleAnswerer(predictor)
+            "golden_agreement": result.agreement, "golden_reason": result.reason,
+            "_shape": (arch.get("layers"), arch.get("hidden"), arch.get("intermediate"))}, BundleAnswerer(predictor)
+    from edgebert.bench.profile import model_shape
     from edgebert.bench.texts import TorchAnswerer
     from edgebert.formats.pytorch import TorchRunner, weights_mb
     from edgebert.models import load_model
@@ -87,7 +90,27 @@ def _load(target: Target, device: str, threads: int) -> tuple[Any, int, list[str
     runner = TorchRunner(model, device, threads)
     return runner, model.vocab_size, model.input_names, {
         "parameters": model.parameters, "file_mb": round(weights_mb(model.module), 3),
-        "runtime_version": runner.runtime_version, "golden": "reference"}, TorchAnswerer(model, runner)
+        "runtime_version": runner.runtime_version, "golden": "reference",
+        "_shape": model_shape(model.module.config.to_dict())}, TorchAnswerer(model, runner)
+
+
+def _profile(runner: Any, spec: dict[str, Any], vocab: int, names: list[str], shape: Any, p50_ms: float
+             ) -> dict[str, Any]:
+    """After timing: the runtime's per-op profile, the shape's GFLOP and achieved GFLOP/s vs the fp32 GEMM peak."""
+    from edgebert.bench.profile import fp32_peak_gflops, gflop
+    from edgebert.inputs import bench_feed
+
+    fields: dict[str, Any] = {"fp32_peak_gflops": round(fp32_peak_gflops(), 1)}
+    if hasattr(runner, "profile") and not hasattr(runner, "run_text"):
+        feed = bench_feed(spec["batch"], spec["seq_len"], vocab, names)
+        fields["profile"] = runner.profile(feed, runs=max(3, min(20, int(2000 / max(p50_ms, 1)))))
+    else:
+        fields["profile"] = {"source": f"unavailable: {getattr(runner, 'runtime', '?')}'s Python API exposes no "
+                                       "op profiler"}
+    if shape and all(shape):
+        fields["gflop"] = round(gflop(*shape, spec["batch"], spec["seq_len"]), 4)
+        fields["gflops_achieved"] = round(fields["gflop"] / (p50_ms / 1e3), 2)
+    return fields
 
 
 def _bundle_vocab(manifest: dict[str, Any]) -> int:
@@ -132,6 +155,9 @@ def run_row(spec: dict[str, Any]) -> dict[str, Any]:
             "p50_ms", "p90_ms", "p99_ms", "mean_ms", "std_ms", "min_ms", "max_ms")},
                  "throughput_seq_s": round(spec["batch"] * 1e3 / lat.mean_ms, 3)}
     peak = peak_rss_mb()
+    shape = extra.pop("_shape", None)
+    if spec.get("profile") and not spec.get("texts"):
+        timed.update(_profile(runner, spec, vocab, names, shape, timed["p50_ms"]))
     return {**machine_fields(spec), **extra, "status": "ok", "load_ms": round(load_ms, 2), "warmup": spec["warmup"],
             **timed, "rss_before_mb": round(before, 2), "peak_rss_mb": round(peak, 2),
             "model_rss_mb": round(peak - before, 2)}

@@ -90,7 +90,7 @@ def get_task(name: str) -> Task:
 
 def data_format(path: Path, fmt: str | None = None) -> str:
     found = fmt or FORMATS.get(path.suffix.lower())
-    if found not in ("csv", "tsv", "jsonl"):
+    if found not in ("csv", "tsv", "tsv-raw", "jsonl"):
         raise UsageError(f"Cannot tell the layout of '{path}' from its extension. Fix: name it .csv, .tsv or .jsonl")
     return found
 
@@ -125,9 +125,10 @@ def _records(path: Path, fmt: str) -> tuple[list[str], Iterator[tuple[int, dict[
             rows.append((lineno, {k: "" if v is None else str(v) for k, v in obj.items()}))
         header = list(dict.fromkeys(k for _, row in rows for k in row))
         return header, iter(rows)
-    # GLUE TSVs quote nothing (texts hold quote characters); CSV uses standard quoting
-    reader = csv.reader((text for _, text in lines), delimiter="\t" if fmt == "tsv" else ",",
-                        quoting=csv.QUOTE_NONE if fmt == "tsv" else csv.QUOTE_MINIMAL)
+    # GLUE's TSVs quote nothing (their texts hold bare quote characters): "tsv-raw". A user's TSV or CSV, as csv
+    # and pandas write them, quotes fields that contain the delimiter or quotes.
+    reader = csv.reader((text for _, text in lines), delimiter="," if fmt == "csv" else "\t",
+                        quoting=csv.QUOTE_NONE if fmt == "tsv-raw" else csv.QUOTE_MINIMAL)
     numbers = [lineno for lineno, _ in lines]
     try:
         table = list(reader)
@@ -217,7 +218,7 @@ def read_tsv(path: Path, task: str, skip_bad_rows: bool = False) -> Dataset:
     spec = get_task(task)
     names = list(spec.labels) if spec.labels else None
     return read_data(path, spec.columns, label_names=names, regression=spec.labels is None,
-                     skip_bad_rows=skip_bad_rows, fmt="tsv", task=task.lower().replace("-", ""))
+                     skip_bad_rows=skip_bad_rows, fmt="tsv-raw", task=task.lower().replace("-", ""))
 
 
 def read_text(path: Path) -> list[str]:

@@ -98,7 +98,8 @@ def evaluate(targets: list[str], data: Path, task: str | None = None, columns: C
     if task:  # a GLUE preset: its columns (unless overridden) and its fixed label names
         spec = get_task(task)
         ds = read_data(data, columns or spec.columns, label_names=list(spec.labels) if spec.labels else None,
-                       regression=spec.labels is None, skip_bad_rows=skip_bad_rows, task=task)
+                       regression=spec.labels is None, skip_bad_rows=skip_bad_rows, task=task,
+                       fmt="tsv-raw" if data.suffix.lower() == ".tsv" else None)
     else:
         ds = read_data(data, columns or Columns(), label_names=label_names_of(targets[0]),
                        skip_bad_rows=skip_bad_rows)

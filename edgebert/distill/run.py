@@ -131,10 +131,13 @@ def labelled(data: Path, eval_data: Path | None, task: str | None, columns: Any,
             spec.labels is None
     else:
         cols, names, regression = columns or Columns(), label_names, False
+    def raw(path: Path) -> str | None:  # GLUE's own TSVs quote nothing
+        return "tsv-raw" if task and path.suffix.lower() == ".tsv" else None
+
     ds = read_data(data, cols, label_names=names, regression=regression, skip_bad_rows=skip_bad_rows,
-                   task=task or "text-classification")
+                   task=task or "text-classification", fmt=raw(data))
     held = read_data(eval_data, cols, label_names=ds.label_names, regression=regression, skip_bad_rows=skip_bad_rows,
-                     task=ds.task) if eval_data else None
+                     task=ds.task, fmt=raw(eval_data)) if eval_data else None
     return ds, held
 
 

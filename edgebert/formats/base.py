@@ -24,6 +24,7 @@ class ExportOptions:
     target: str | None = None  # CPU ISA for quantisation presets (avx2, avx512, avx512-vnni, arm64)
     allow_flex: bool = False
     static_shape: bool = False  # OpenVINO: fix the sequence length(s) to seq_lens (static shapes run faster)
+    min_margin: float = 0.1  # lossy gate: argmax agreement counts samples whose top-1 leads by this probability
 
     def __post_init__(self) -> None:
         from edgebert.errors import UsageError
@@ -33,6 +34,8 @@ class ExportOptions:
         for name in ("min_cosine", "min_agreement"):
             if not 0 < getattr(self, name) <= 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be in (0, 1] (got {getattr(self, name):g})")
+        if not 0 <= self.min_margin < 1:
+            raise UsageError(f"--min-margin must be in [0, 1) (got {self.min_margin:g})")
         if not self.seq_lens or any(n <= 0 for n in self.seq_lens):
             raise UsageError("--seq-len takes positive whole numbers")
         if self.opset < 7:
@@ -40,7 +43,7 @@ class ExportOptions:
 
     def gate(self, lossy: bool, random_weights: bool) -> Gate:
         return Gate(lossy=lossy, atol=self.atol, min_cosine=self.min_cosine, min_agreement=self.min_agreement,
-                    use_agreement=not random_weights)
+                    use_agreement=not random_weights, min_margin=self.min_margin)
 
 
 class Runner(Protocol):

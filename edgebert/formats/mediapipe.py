@@ -60,11 +60,15 @@ def reference_model(model: LoadedModel, opts: ExportOptions) -> LoadedModel:
     """What the .tflite computes: the model with three inputs and its post-processing inside."""
     if len(set(opts.seq_lens)) != 1:
         raise UsageError("MediaPipe text models have one fixed length: pass a single --seq-len (e.g. 128)")
-    has_segments = "token_type_ids" in model.input_names
-    return dataclasses.replace(
-        model, module=_wrapper(model.module, model.task, has_segments), input_names=list(INPUTS),
-        output_name="probabilities" if model.task == "classification" else "embedding",
-        output_kind="probabilities" if model.task == "classification" else "embedding", cache={})
+    key = ("mediapipe-reference",)
+    if key not in model.cache:  # one wrapped model per source model: fp32 and int8 share its conversion and reference
+        has_segments = "token_type_ids" in model.input_names
+        model.cache[key] = dataclasses.replace(
+            model, module=_wrapper(model.module, model.task, has_segments), input_names=list(INPUTS),
+            output_name="probabilities" if model.task == "classification" else "embedding",
+            output_kind="probabilities" if model.task == "classification" else "embedding",
+            cache={"keep_files": model.cache.get("keep_files", False)})
+    return model.cache[key]
 
 
 def write_vocab(tokenizer: Any, path: Path) -> None:
@@ -167,7 +171,7 @@ def export_variant(model: LoadedModel, work: Path, opts: ExportOptions, precisio
     write_vocab(model.tokenizer, work / VOCAB_FILE)
     with tempfile.TemporaryDirectory(prefix="edgebert-mediapipe-") as tmp:
         fp32 = Path(tmp) / "fp32.tflite"
-        _convert(model, fp32, length)
+        model.reuse(("mediapipe-fp32", length), fp32, lambda dest: _convert(model, dest, length))
         quant = _quantize(fp32, work / MODEL_FILE, precision) if precision != "fp32" else None
         if precision == "fp32":
             fp32.replace(work / MODEL_FILE)

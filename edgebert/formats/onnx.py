@@ -34,21 +34,7 @@ def eager_attention(model: LoadedModel) -> Iterator[None]:
 def export_onnx(model: LoadedModel, path: Path, opset: int) -> None:
     """Write `model` to `path` as one ONNX file with dynamic batch/sequence axes (traced once per model and
     opset in a process: the ONNX-derived formats all start from the same graph)."""
-    import shutil
-
-    cached = model.cache.get(("onnx", opset))
-    if cached is not None and Path(cached).is_file():
-        shutil.copyfile(cached, path)
-        return
-    _trace(model, path, opset)
-    if model.cache.get("keep_onnx"):
-        import atexit
-        import tempfile
-
-        keep = Path(tempfile.mkdtemp(prefix="edgebert-trace-"))
-        atexit.register(shutil.rmtree, keep, True)
-        shutil.copyfile(path, keep / "model.onnx")
-        model.cache[("onnx", opset)] = str(keep / "model.onnx")
+    model.reuse(("onnx", opset), path, lambda dest: _trace(model, dest, opset))
 
 
 def _trace(model: LoadedModel, path: Path, opset: int) -> None:

@@ -48,7 +48,7 @@ def _quantize(ov_model: Any, model: LoadedModel, opts: ExportOptions) -> tuple[A
     check = parity_batches(model.tokenizer, model.input_names, model.vocab_size, opts.calibration_texts)
     runner = OVRunner.from_model(quantized, "cpu", None)
     parity = compare(check, torch_reference(model.module, check, model.input_names),
-                     [runner.run(f) for f in check], model.task)
+                     [runner.run(f) for f in check], model.task, opts.min_margin)
     ok, why = opts.gate(lossy=True, random_weights=model.source.kind == "random").judge(parity)
     info = {"method": "nncf.quantize (post-training, weights + activations)", "calibration_samples": len(feeds),
             "model_type": "TRANSFORMER"}
@@ -111,8 +111,10 @@ class OVRunner:
 
     runtime = "openvino"
 
-    def __init__(self, compiled: dict[int, Any], device: str, version: str) -> None:
+    def __init__(self, compiled: dict[int, Any], device: str, version: str, sources: dict[int, Any] | None = None,
+                 threads: int | None = None) -> None:
         self.device = device
+        self._sources, self._threads = sources or {}, threads  # length -> IR path, to compile a profiling copy
         self.runtime_version = version
         self._compiled = compiled  # length (0 = dynamic) -> compiled model
         self._requests = {k: c.create_infer_request() for k, c in compiled.items()}
@@ -147,15 +149,46 @@ class OVRunner:
             except Exception as err:  # noqa: BLE001
                 msg = first_line(err)
                 raise BundleError(f"OpenVINO could not load '{bundle.path / xml}': {msg}") from err
-        return cls(compiled, device, ov.get_version())
+        sources = {0 if key == "dynamic" else int(key): str(bundle.path / xml) for key, xml in
+                   (shapes.get("files") or {"dynamic": bundle.manifest["model_file"]}).items()}
+        return cls(compiled, device, ov.get_version(), sources, threads)
+
+    def _pick(self, feed: dict[str, np.ndarray]) -> tuple[int, dict[str, np.ndarray]]:
+        seq = next(iter(feed.values())).shape[1]
+        if 0 in self._requests:
+            return 0, feed
+        key = pick_length(list(self._requests), seq)
+        return key, pad_feed(feed, key)
+
+    def profile(self, feed: dict[str, np.ndarray], runs: int) -> dict:
+        """Per-layer time from OpenVINO's PERF_COUNT counters, summed by layer type over `runs` runs."""
+        import time
+
+        from edgebert.bench.profile import summarise
+
+        ov = _ov()
+        key, inputs = self._pick(feed)
+        if key not in self._sources:
+            return {"source": "unavailable: this runner was built from an in-memory model"}
+        compiled = ov.Core().compile_model(self._sources[key], "CPU", {**self._config(self._threads),
+                                                                      "PERF_COUNT": True})
+        request = compiled.create_infer_request()
+        feed_in = {n: inputs[n] for n in self.input_names}
+        request.infer(feed_in)
+        by_op: dict[str, float] = {}
+        wall = 0.0
+        for _ in range(runs):
+            start = time.perf_counter()
+            request.infer(feed_in)
+            wall += time.perf_counter() - start
+            for info in request.get_profiling_info():
+                if info.real_time.total_seconds() > 0:
+                    by_op[info.node_type] = by_op.get(info.node_type, 0.0) + info.real_time.total_seconds() * 1e3
+        return summarise(by_op, runs, wall * 1e3 / runs, f"OpenVINO {ov.get_version()} PERF_COUNT")
 
     def run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
         seq = next(iter(feed.values())).shape[1]
-        if 0 in self._requests:
-            key, inputs = 0, feed
-        else:
-            key = pick_length(list(self._requests), seq)
-            inputs = pad_feed(feed, key)
+        key, inputs = self._pick(feed)
         request = self._requests[key]
         request.infer({n: inputs[n] for n in self.input_names})
         out = request.get_output_tensor(0).data.copy()

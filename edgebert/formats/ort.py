@@ -1,6 +1,7 @@
 """ONNX Runtime runner, shared by every ONNX format. Runtime-only: imports onnxruntime and numpy, never torch."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -42,13 +43,54 @@ class OrtRunner:
             opts.inter_op_num_threads = 1
         if custom_ops_library:  # onnxruntime-extensions' ops (the text-in format's tokenizer)
             opts.register_custom_ops_library(custom_ops_library)
+        providers: list = list(wanted)
+        if device == "tensorrt" and os.environ.get("EDGEBERT_TRT_CACHE"):
+            # engines are built per input shape (tens of seconds for BERT-base): cache them across processes
+            providers[0] = ("TensorrtExecutionProvider", {"trt_engine_cache_enable": "True",
+                                                          "trt_engine_cache_path": os.environ["EDGEBERT_TRT_CACHE"]})
         try:
-            self.session = ort.InferenceSession(str(model_path), sess_options=opts, providers=wanted)
+            self.session = ort.InferenceSession(str(model_path), sess_options=opts, providers=providers)
         except Exception as err:  # noqa: BLE001 - ORT raises several untyped errors for bad files
             msg = first_line(err)
             raise BundleError(f"onnxruntime could not load '{model_path}': {msg[:300]}") from err
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_name = self.session.get_outputs()[0].name
+        self._model_path, self._threads, self._custom, self._providers = model_path, threads, custom_ops_library, providers
+
+    def profile(self, feed: dict[str, np.ndarray], runs: int) -> dict:
+        """Per-op time from ONNX Runtime's own profiler: a profiling session, one warm-up run, then `runs` runs
+        whose node events are kept (those inside the timed model_run windows)."""
+        import json
+        import tempfile
+
+        import onnxruntime as ort
+
+        from edgebert.bench.profile import summarise
+
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.log_severity_level = 3
+        if self._threads:
+            opts.intra_op_num_threads, opts.inter_op_num_threads = self._threads, 1
+        if self._custom:
+            opts.register_custom_ops_library(self._custom)
+        with tempfile.TemporaryDirectory(prefix="edgebert-prof-") as tmp:
+            opts.enable_profiling = True
+            opts.profile_file_prefix = str(Path(tmp) / "ort")
+            sess = ort.InferenceSession(str(self._model_path), sess_options=opts, providers=self._providers)
+            inputs = {k: feed[k] for k in self.input_names}
+            for _ in range(runs + 1):
+                sess.run([self.output_name], inputs)
+            events = json.loads(Path(sess.end_profiling()).read_text())
+        windows = sorted((e["ts"], e["ts"] + e["dur"]) for e in events if e.get("name") == "model_run")[-runs:]
+        by_op: dict[str, float] = {}
+        for e in events:
+            if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time") and \
+                    any(a <= e["ts"] <= b for a, b in windows):
+                op = e.get("args", {}).get("op_name", "?")
+                by_op[op] = by_op.get(op, 0.0) + e["dur"] / 1e3
+        wall = sum(b - a for a, b in windows) / 1e3 / max(1, len(windows))
+        return summarise(by_op, len(windows), wall, f"onnxruntime {ort.__version__} profiler")
 
     def run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
         return self.session.run([self.output_name], {k: feed[k] for k in self.input_names})[0]

@@ -39,6 +39,24 @@ class TorchRunner:
             return out.float().cpu().numpy()
 
 
+    def profile(self, feed: dict[str, np.ndarray], runs: int) -> dict:
+        """Per-op self CPU time from torch.profiler (self time: nested ops are not counted twice)."""
+        import time
+
+        from torch.profiler import ProfilerActivity, profile
+
+        from edgebert.bench.profile import summarise
+
+        self.run(feed)
+        start = time.perf_counter()
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            for _ in range(runs):
+                self.run(feed)
+        wall = (time.perf_counter() - start) * 1e3 / runs
+        by_op = {e.key: e.self_cpu_time_total / 1e3 for e in prof.key_averages() if e.self_cpu_time_total > 0}
+        return summarise(by_op, runs, wall, f"torch {self._torch.__version__} profiler")
+
+
 def weights_mb(module: object) -> float:
     """Bytes of the unique parameter/buffer tensors: the size of its safetensors file, less the header."""
     seen, total = set(), 0

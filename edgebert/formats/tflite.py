@@ -93,7 +93,7 @@ def export_variant(model: LoadedModel, work: Path, opts: ExportOptions, precisio
         name = f"model-s{length}.tflite"
         with tempfile.TemporaryDirectory(prefix="edgebert-tflite-") as tmp:
             fp32 = Path(tmp) / "fp32.tflite"
-            _convert(model, fp32, length)
+            model.reuse(("tflite-fp32", length), fp32, lambda dest: _convert(model, dest, length))
             if precision == "fp32":
                 fp32.replace(work / name)
             else:

@@ -58,7 +58,7 @@ def write_report(result_files: list[Path], out_dir: Path, batch: int = 1, seq_le
                  options: ReportOptions | None = None) -> Report:
     """Bench rows make the efficiency table, cost and scenario picks; `edgebert eval` rows the accuracy table;
     a baseline adds the regression gate. Everything is checked before anything is written."""
-    from edgebert.report import answer, decide, gate
+    from edgebert.report import answer, decide, gate, profile
     from edgebert.report.accuracy import eval_markdown, plot_accuracy_latency
 
     opts = options or ReportOptions(batch=batch, seq_len=seq_len)
@@ -79,6 +79,10 @@ def write_report(result_files: list[Path], out_dir: Path, batch: int = 1, seq_le
     paths = [out_dir / "report.md"]
     if table:
         paths += plot(table, out_dir)
+    if profile.profiled(rows, opts.batch, opts.seq_len):
+        text += "\n" + profile.markdown(rows, opts.batch, opts.seq_len)
+        chart = profile.plot(rows, opts.batch, opts.seq_len, out_dir)
+        paths += [chart] if chart else []
     if answer.text_rows(rows):
         text += "\n" + answer.markdown(rows, table, opts.seq_len)
     if cands:

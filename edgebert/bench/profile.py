@@ -1,0 +1,66 @@
+"""Where the time goes: per-operator time from each runtime's own profiler, grouped into categories, and the
+achieved GFLOP/s against this machine's measured fp32 GEMM peak.
+
+ONNX Runtime: SessionOptions.enable_profiling (node events); OpenVINO: PERF_COUNT per-layer counters; PyTorch:
+torch.profiler (CPU ops). LiteRT's Python interpreter and ExecuTorch's Python runtime expose no op profiler, so
+their rows say so. The profiled runs happen after the timed ones and never touch the latency figures.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+CATEGORIES = ("GEMM", "attention", "normalisation", "activation", "quantise", "other")
+_RULES = (  # first match wins; matched case-insensitively against the op type
+    ("quantise", ("quantizelinear", "dequantize", "fakequantize", "dynamicquantizelinear")),
+    ("attention", ("attention", "softmax")),
+    ("GEMM", ("matmul", "gemm", "fullyconnected", "linear", "addmm", "::mm", "bmm", "qgemm", "innerproduct")),
+    ("normalisation", ("layernorm", "layer_norm", "mvn", "normalization")),
+    ("activation", ("gelu", "erf", "tanh", "relu", "sigmoid")),
+)
+
+
+def category(op_type: str) -> str:
+    name = op_type.lower()
+    return next((cat for cat, keys in _RULES if any(k in name for k in keys)), "other")
+
+
+def summarise(by_op: dict[str, float], runs: int, wall_ms: float, source: str) -> dict[str, Any]:
+    """ms per run by op type and by category; total (the ops' sum) beside the profiled runs' wall time."""
+    per_run = {op: round(ms / runs, 4) for op, ms in sorted(by_op.items(), key=lambda kv: -kv[1])}
+    cats = {c: 0.0 for c in CATEGORIES}
+    for op, ms in per_run.items():
+        cats[category(op)] += ms
+    return {"source": source, "runs": runs, "total_ms": round(sum(per_run.values()), 4), "wall_ms": round(wall_ms, 4),
+            "by_category": {c: round(v, 4) for c, v in cats.items()}, "by_op": per_run}
+
+
+def gflop(layers: int, hidden: int, intermediate: int, batch: int, seq: int) -> float:
+    """Multiply-adds x 2 of a BERT encoder's forward pass: per layer Q, K, V and output projections
+    (4 x 2SH^2), attention scores and context (2 x 2S^2H) and the FFN (2 x 2SHI); embeddings, softmax and
+    norms are O(SH) and left out. DistilBERT s128: 11.17; BERT-base s128: 22.35."""
+    per_layer = 4 * 2 * seq * hidden * hidden + 2 * 2 * seq * seq * hidden + 2 * 2 * seq * hidden * intermediate
+    return batch * layers * per_layer / 1e9
+
+
+def model_shape(config: dict[str, Any]) -> tuple[int, int, int] | None:
+    """(layers, hidden, intermediate) from an HF config dict (BERT or DistilBERT names)."""
+    layers = config.get("num_hidden_layers") or config.get("n_layers")
+    hidden = config.get("hidden_size") or config.get("dim")
+    inter = config.get("intermediate_size") or config.get("hidden_dim")
+    return (int(layers), int(hidden), int(inter)) if layers and hidden and inter else None
+
+
+def fp32_peak_gflops(seconds: float = 1.0, n: int = 1024) -> float:
+    """This machine's fp32 GEMM throughput with the worker's threads (numpy's BLAS), best of a second's runs."""
+    a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
+    b = np.random.default_rng(1).standard_normal((n, n), dtype=np.float32)
+    a @ b  # warm-up: threads start, pages fault in
+    best, deadline = float("inf"), time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * n ** 3 / best / 1e9

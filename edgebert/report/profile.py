@@ -1,0 +1,71 @@
+"""`bench --profile` rows: time by operator category per artifact (stacked bars) and achieved GFLOP/s against the
+machine's measured fp32 GEMM peak, so a user sees why an artifact is slow."""
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+from typing import Any
+
+from edgebert.bench.profile import CATEGORIES
+from edgebert.report.efficiency import device_group
+
+
+def profiled(rows: list[dict[str, Any]], batch: int, seq_len: int) -> dict[tuple, list[dict[str, Any]]]:
+    out: dict[tuple, list[dict[str, Any]]] = {}
+    for r in rows:
+        if r.get("status") == "ok" and r.get("fp32_peak_gflops") and r.get("batch") == batch and \
+                r.get("seq_len") == seq_len:
+            out.setdefault((device_group(r), r["model"], r["format"]), []).append(r)
+    return out
+
+
+def markdown(rows: list[dict[str, Any]], batch: int, seq_len: int) -> str:
+    found = profiled(rows, batch, seq_len)
+    head = ["device", "model", "format", "p50 ms", "GFLOP", "GFLOP/s", "% of fp32 peak", "ops' sum ms",
+            *[f"{c} ms" for c in CATEGORIES], "profiler"]
+    lines = ["## Where the time goes (`bench --profile`)", "",
+             f"Batch {batch}, sequence {seq_len}. Per-operator time from each runtime's own profiler, by category, "
+             "ms per run; GFLOP from the architecture; the fp32 peak is this machine's measured GEMM throughput at "
+             "the row's threads (an INT8 artifact can exceed 100%: its GEMMs do not run in fp32).", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for (group, model, fmt), rs in sorted(found.items()):
+        med = lambda key: statistics.median(r[key] for r in rs if r.get(key) is not None)  # noqa: E731
+        prof = next((r["profile"] for r in rs if (r.get("profile") or {}).get("by_category")), None)
+        cats = [f"{prof['by_category'][c]:.1f}" if prof else "–" for c in CATEGORIES]
+        gf = [r for r in rs if r.get("gflop")]
+        achieved = f"{med('gflops_achieved'):.0f}" if gf else "–"
+        share = f"{100 * med('gflops_achieved') / med('fp32_peak_gflops'):.0f}" if gf else "–"
+        lines.append(f"| {group} | {model} | {fmt} | {med('p50_ms'):.1f} | {gf[0]['gflop'] if gf else '–'} | "
+                     f"{achieved} | {share} | {prof['total_ms'] if prof else '–'} | " + " | ".join(cats)
+                     + f" | {(rs[0].get('profile') or {}).get('source', '–')} |")
+    return "\n".join(lines + ["", "![profile](profile.png)", ""])
+
+
+def plot(rows: list[dict[str, Any]], batch: int, seq_len: int, out_dir: Path) -> Path | None:
+    """One stacked bar per profiled artifact: ms per run by operator category."""
+    found = {k: next((r["profile"] for r in rs if (r.get("profile") or {}).get("by_category")), None)
+             for k, rs in profiled(rows, batch, seq_len).items()}
+    found = {k: v for k, v in found.items() if v}
+    if not found:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = sorted(found)
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.6 * len(keys) + 2), 4.8))
+    bottom = [0.0] * len(keys)
+    for cat in CATEGORIES:
+        values = [found[k]["by_category"][cat] for k in keys]
+        ax.bar(range(len(keys)), values, bottom=bottom, label=cat)
+        bottom = [b + v for b, v in zip(bottom, values)]
+    ax.set_xticks(range(len(keys)), [f"{m[:14]} {f}" for _, m, f in keys], fontsize=7, rotation=45, ha="right")
+    ax.set_ylabel(f"ms per run (b{batch} s{seq_len})")
+    ax.set_title("where the time goes (each runtime's own profiler)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = out_dir / "profile.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
