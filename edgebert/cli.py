@@ -120,15 +120,15 @@ def bench(
     seq: str = typer.Option("128", help="Sequence lengths, comma-separated."),
     threads: Optional[int] = typer.Option(None, help="Intra-op threads [default: all cores].", show_default=False),
     runs: Optional[int] = typer.Option(None, help="Timed runs, at least [50; suite 30]."),
-    min_seconds: Optional[float] = typer.Option(None, help="Timed seconds, at least [10; suite 5]."),
-    warmup: int = typer.Option(10, help="Untimed warm-up runs."),
+    min_seconds: Optional[float] = typer.Option(None, help="Timed seconds, at least [10; suite 4]."),
+    warmup: Optional[int] = typer.Option(None, help="Untimed warm-up runs [10; suite 5].", show_default=False),
     repeat: Optional[int] = typer.Option(None, help="Measure every row R times, interleaved [1; suite 2]."),
     device: str = typer.Option("cpu", help="cpu | cuda | tensorrt"),
     random_weights: bool = typer.Option(False, "--random-weights", help="TARGETs are architectures with random weights."),
     task: Optional[str] = typer.Option(None, help="classification | encoder for model TARGETs."),
     fmt: Optional[List[str]] = typer.Option(None, "--format", "-f", help="Suite: formats to include [all installed]."),
     bert: Optional[str] = typer.Option(None, help="Suite: real BERT-base weights (dir/id) instead of random."),
-    bert_format: Optional[List[str]] = typer.Option(None, "--bert-format", help="Suite: BERT-base formats [onnx, onnx-int8, tflite, openvino, executorch: one per runtime]; 'all' for every one."),
+    bert_format: Optional[List[str]] = typer.Option(None, "--bert-format", help="Suite: BERT-base formats [onnx, onnx-int8, tflite, openvino]; 'all' for every one DistilBERT gets."),
     distilbert: Optional[str] = typer.Option(None, help="Suite: real DistilBERT weights (dir/id) instead of random."),
     timeout: float = typer.Option(1800.0, help="Seconds before a worker is killed and its row marked failed."),
     force: bool = typer.Option(False, "--force", help="Re-measure rows already in the results file."),
@@ -149,9 +149,10 @@ def bench(
     if suite is None and not targets:
         raise UsageError("Give one or more TARGETs (bundles or models), or --suite efficiency")
     batches, seqs = _csv_ints(batch, "--batch"), _csv_ints(seq, "--seq")
-    # The suite measures ~10-20 rows: shorter rows, repeated and interleaved, keep it in ~15 min on 2 cores.
+    # The suite measures ~45 rows: shorter rows (>= 30 runs and >= 4 s, 5 warm-ups), repeated and interleaved.
     runs = (30 if suite else 50) if runs is None else runs
-    min_seconds = (5.0 if suite else 10.0) if min_seconds is None else min_seconds
+    min_seconds = (4.0 if suite else 10.0) if min_seconds is None else min_seconds
+    warmup = (5 if suite else 10) if warmup is None else warmup
     repeat = (2 if suite else 1) if repeat is None else repeat
     _positive(threads, "--threads")
     text_list, text_name = _texts(texts)

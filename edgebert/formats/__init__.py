@@ -76,7 +76,7 @@ _SPECS = (
     FormatSpec("tflite-int8", "edgebert.formats.tflite_int8", "TFLite, dynamic-range int8 weights", lossy=True,
                **_TFLITE),
     FormatSpec("executorch", "edgebert.formats.executorch",
-               "ExecuTorch .pte, XNNPACK delegate, dynamic batch/sequence (bounded by max positions)", **_EXECUTORCH),
+               "ExecuTorch .pte, XNNPACK delegate, batch 1, dynamic sequence (bounded by max positions)", **_EXECUTORCH),
     FormatSpec("executorch-int8", "edgebert.formats.executorch_int8",
                "ExecuTorch .pte, XNNPACK, dynamic per-channel int8 Linear layers (pt2e)", lossy=True, **_EXECUTORCH),
     FormatSpec("tflite-mediapipe", "edgebert.formats.mediapipe",

@@ -109,13 +109,15 @@ def inline_buffers(data: bytes) -> bytes:
     re-packs the flatbuffer and loses them ("Constant buffer specified an out of range offset"). Move them back
     inline, the layout the converter itself writes."""
     import flatbuffers
+    import numpy as np
     from mediapipe.tasks.metadata import schema_py_generated as schema
 
     model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(bytearray(data), 0))
     moved = 0
+    raw = np.frombuffer(data, dtype=np.uint8)
     for buf in model.buffers or []:
         if buf.offset and buf.offset > 1:  # offset 1 marks an empty buffer
-            buf.data = list(data[buf.offset:buf.offset + buf.size])
+            buf.data = raw[buf.offset:buf.offset + buf.size]  # numpy: flatbuffers packs it as one vector, fast
             buf.offset, buf.size = 0, 0
             moved += 1
     if not moved:
