@@ -135,7 +135,7 @@ def bench(
     device_label: str = typer.Option("", "--device-label",
                                      help="Name this device in rows and reports, e.g. 'Raspberry Pi 5'."),
     texts: Optional[str] = typer.Option(None, help="Text to answer: a file with one text a line, or 'sample' for the shipped real-text sample; one request at a time at the texts' own lengths."),
-    profile: bool = typer.Option(False, "--profile", help="After timing, record time by operator (the runtime's profiler) and GFLOP/s vs this machine's fp32 peak."),
+    profile: bool = typer.Option(False, "--profile", help="After timing, record time by operator (the runtime's profiler) and GFLOP/s vs this machine's fp32 peak (first repetition; the suite always does)."),
 ) -> None:
     """Measure latency percentiles, throughput, peak memory and size, one fresh process per row.
 
@@ -158,7 +158,7 @@ def bench(
     text_list, text_name = _texts(texts)
     cfg = SweepConfig(batches=batches, seq_lens=seqs, threads=threads or 0, device=device, warmup=warmup,
                       min_runs=runs, min_seconds=min_seconds, repeats=repeat, timeout_s=timeout, force=force,
-                      device_label=device_label, texts=text_list, texts_name=text_name, profile=profile)
+                      device_label=device_label, texts=text_list, texts_name=text_name, profile=profile or bool(suite))
     if suite:
         _run_suite(cfg, out_path or Path("results/efficiency"), fmt, bert, distilbert, bert_format)
         return

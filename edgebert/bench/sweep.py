@@ -78,7 +78,8 @@ class SweepResult:
 def _spec(target: Target, cfg: SweepConfig, batch: int, seq: int, repeat: int) -> dict[str, Any]:
     spec = {"target": target.to_dict(), "device": cfg.device, "threads": cfg.threads, "batch": batch, "seq_len": seq,
             "repeat": repeat, "warmup": cfg.warmup, "min_runs": cfg.min_runs, "min_seconds": cfg.min_seconds,
-            "device_label": cfg.device_label, "input": "tensor", "profile": cfg.profile}
+            "device_label": cfg.device_label, "input": "tensor",
+            "profile": cfg.profile and repeat == 0}  # one profile per target: on its first repetition
     if cfg.texts:  # seq_len 0: each text at its own length
         spec.update(batch=1, seq_len=0, texts=cfg.texts, input=f"texts:{cfg.texts_name}")
     return spec

@@ -100,7 +100,7 @@ def _profile(runner: Any, spec: dict[str, Any], vocab: int, names: list[str], sh
     from edgebert.bench.profile import fp32_peak_gflops, gflop
     from edgebert.inputs import bench_feed
 
-    fields: dict[str, Any] = {"fp32_peak_gflops": round(fp32_peak_gflops(), 1)}
+    fields: dict[str, Any] = {"fp32_peak_gflops": round(fp32_peak_gflops(0.5), 1)}
     if hasattr(runner, "profile") and not hasattr(runner, "run_text"):
         feed = bench_feed(spec["batch"], spec["seq_len"], vocab, names)
         fields["profile"] = runner.profile(feed, runs=max(3, min(20, int(2000 / max(p50_ms, 1)))))

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from edgebert.errors import UsageError
-from edgebert.report.efficiency import TableRow, is_emulated
+from edgebert.report.efficiency import SHORT_NAMES, TableRow, is_emulated
 
 # USD per core-hour: about what a general-purpose cloud vCPU cost on demand in 2026 (e.g. ~$0.045-0.05 for
 # c7i/n2 per vCPU-hour). Override with --price-per-hour; relative costs do not depend on it.
@@ -193,7 +193,7 @@ def plot(cands: list[Candidate], out_dir: Path) -> list[Path]:
 
     paths = []
     fig, ax = plt.subplots(figsize=(max(6.0, 0.5 * len(cands) + 2), 4.8))
-    labels = [f"{c.model[:14]} {c.format}" for c in cands]
+    labels = [f"{SHORT_NAMES.get(c.model, c.model[:14])} {c.format}" for c in cands]
     bars = ax.bar(range(len(cands)), [c.cost_per_million for c in cands],
                   color=["#d62728" if c.golden == "FAIL" else "#1f77b4" for c in cands])
     ax.bar_label(bars, fmt="%.3f", fontsize=6)
@@ -217,7 +217,8 @@ def plot(cands: list[Candidate], out_dir: Path) -> list[Path]:
             continue
         marker = "x" if c.golden == "FAIL" else ("*" if id(c) in front else "o")
         ax.scatter(c.p50_ms, c.file_mb, marker=marker, s=70 if marker == "*" else 35)
-        text = f"{c.model[:12]} {c.format}" + (f" ({c.retention_pct:.0f}%)" if c.retention_pct else "")
+        text = f"{SHORT_NAMES.get(c.model, c.model[:12])} {c.format}" + (
+            f" ({c.retention_pct:.0f}%)" if c.retention_pct else "")
         ax.annotate(text, (c.p50_ms, c.file_mb), fontsize=6, xytext=(3, 3), textcoords="offset points")
     ax.set_xlabel("p50 latency, ms (batch 1)")
     ax.set_ylabel("size, MB")

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from edgebert.bench.profile import CATEGORIES
-from edgebert.report.efficiency import device_group
+from edgebert.report.efficiency import SHORT_NAMES, device_group
 
 
 def profiled(rows: list[dict[str, Any]], batch: int, seq_len: int) -> dict[tuple, list[dict[str, Any]]]:
@@ -60,7 +60,8 @@ def plot(rows: list[dict[str, Any]], batch: int, seq_len: int, out_dir: Path) ->
         values = [found[k]["by_category"][cat] for k in keys]
         ax.bar(range(len(keys)), values, bottom=bottom, label=cat)
         bottom = [b + v for b, v in zip(bottom, values)]
-    ax.set_xticks(range(len(keys)), [f"{m[:14]} {f}" for _, m, f in keys], fontsize=7, rotation=45, ha="right")
+    ax.set_xticks(range(len(keys)), [f"{SHORT_NAMES.get(m, m[:14])} {f}" for _, m, f in keys], fontsize=7,
+                  rotation=45, ha="right")
     ax.set_ylabel(f"ms per run (b{batch} s{seq_len})")
     ax.set_title("where the time goes (each runtime's own profiler)")
     ax.legend(fontsize=7)
