@@ -6,7 +6,6 @@ HF model folder (safetensors, tokenizer, id2label from the data) moved into plac
 """
 from __future__ import annotations
 
-import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,9 +56,9 @@ def load_base(spec: str, label_names: list[str] | None, seed: int) -> tuple[Any,
 def finetune(spec: str, out: Path, *, data: Path, eval_data: Path | None, cfg: TrainConfig, task: str | None = None,
              columns: Any = None, skip_bad_rows: bool = False, resume: bool = False, force: bool = False,
              on_step: Callable[[int, dict[str, float]], None] | None = None) -> FinetuneResult:
-    from edgebert.bundle import check_out_dir, staged_dir
+    from edgebert.bundle import check_out_dir
     from edgebert.distill.losses import Recipe
-    from edgebert.distill.run import labelled, metric_eval
+    from edgebert.distill.run import finish, labelled, metric_eval
 
     work = out.with_name(f".{out.name}.training")
     if not resume:
@@ -79,13 +78,6 @@ def finetune(spec: str, out: Path, *, data: Path, eval_data: Path | None, cfg: T
     meta = {**config_dict(cfg, trainer.recipe), "base": spec, "data": str(data), "eval_data": str(eval_data or ""),
             "task": ds.task, "labels": ds.label_names, "train_rows": len(ds), "skipped_rows": ds.skipped,
             "resumed_from": resumed, "final": history[-1] if history else {}}
-    with staged_dir(out, force=force or resume) as stage:
-        trainer.student.config.architectures = [type(trainer.student).__name__]
-        trainer.student.save_pretrained(stage, safe_serialization=True)
-        tokenizer.save_pretrained(stage)
-        (stage / "finetune.json").write_text(json.dumps(meta, indent=2) + "\n")
-        if (work / "train_log.jsonl").is_file():
-            shutil.copy(work / "train_log.jsonl", stage / "train_log.jsonl")
-    shutil.rmtree(work, ignore_errors=True)
+    finish(trainer, tokenizer, work, out, force or resume, meta, "finetune.json")
     return FinetuneResult(out, sum(p.numel() for p in model.parameters()), ds.label_names or [], len(ds), history,
                           resumed)

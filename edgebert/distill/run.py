@@ -194,7 +194,7 @@ def distill(teacher_spec: str, out: Path, *, objective: str, recipe: Recipe, lay
     resumed = trainer.resume() if resume else 0
     history = trainer.train(on_step)
     if trainer.rank == 0:
-        _finish(trainer, tokenizer, work, out, force or resume,
+        finish(trainer, tokenizer, work, out, force or resume,
                 {**config_dict(cfg, recipe), "teacher": teacher_spec, "objective": objective, "task": task,
                  "layer_map": layers, "init": init, "resumed_from": resumed, "processes": trainer.world,
                  "rank_weight_digests": trainer.rank_digests})
@@ -207,16 +207,19 @@ def distill(teacher_spec: str, out: Path, *, objective: str, recipe: Recipe, lay
                          sum(p.numel() for p in student.parameters()), history, resumed)
 
 
-def _finish(trainer: Distiller, tokenizer: Any, work: Path, out: Path, force: bool, meta: dict[str, Any]) -> None:
-    """save_pretrained (safetensors) + tokenizer into a staged folder, then move it into place."""
+def finish(trainer: Distiller, tokenizer: Any, work: Path, out: Path, force: bool, meta: dict[str, Any],
+           meta_name: str = "distillation.json") -> None:
+    """save_pretrained (safetensors) + tokenizer + the run's metadata into a staged folder, then move it into place
+    and drop the checkpoints (distill and finetune both end here)."""
     import shutil
 
     from edgebert.bundle import staged_dir
 
     with staged_dir(out, force=force) as stage:
+        trainer.student.config.architectures = [type(trainer.student).__name__]
         trainer.student.save_pretrained(stage, safe_serialization=True)
         tokenizer.save_pretrained(stage)
-        (stage / "distillation.json").write_text(json.dumps(meta, indent=2) + "\n")
+        (stage / meta_name).write_text(json.dumps(meta, indent=2) + "\n")
         if (work / "train_log.jsonl").is_file():
             shutil.copy(work / "train_log.jsonl", stage / "train_log.jsonl")
     shutil.rmtree(work, ignore_errors=True)

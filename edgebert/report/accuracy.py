@@ -82,6 +82,8 @@ def plot_accuracy_latency(evals: list[dict[str, Any]], latency: dict[tuple[str, 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from edgebert.report.efficiency import save_chart
+
     _, rows = eval_table(evals, latency)
     timed = [r for r in rows if r.p50_ms is not None]
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
@@ -98,8 +100,4 @@ def plot_accuracy_latency(evals: list[dict[str, Any]], latency: dict[tuple[str, 
         ax.set_xticks(range(len(rows)), [f"{r.model[:14]}\n{r.format}" for r in rows], fontsize=7)
         ax.set_title("accuracy (no bench rows to place it against latency)")
     ax.set_ylabel("average task metric x 100")
-    fig.tight_layout()
-    path = out_dir / "accuracy.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_chart(fig, out_dir / "accuracy.png")

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from edgebert.errors import UsageError
-from edgebert.report.efficiency import SHORT_NAMES, TableRow, is_emulated
+from edgebert.report.efficiency import SHORT_NAMES, TableRow, is_emulated, save_chart
 
 # USD per core-hour: about what a general-purpose cloud vCPU cost on demand in 2026 (e.g. ~$0.045-0.05 for
 # c7i/n2 per vCPU-hour). Override with --price-per-hour; relative costs do not depend on it.
@@ -205,10 +205,7 @@ def plot(cands: list[Candidate], out_dir: Path) -> list[Path]:
     ax.set_xticks(range(len(cands)), labels, fontsize=7, rotation=45, ha="right")
     ax.set_ylabel("USD per million requests (batch 1)")
     ax.set_title("measured cost")
-    fig.tight_layout()
-    paths.append(out_dir / "cost.png")
-    fig.savefig(paths[-1], dpi=110)
-    plt.close(fig)
+    paths.append(save_chart(fig, out_dir / "cost.png"))
 
     fig, ax = plt.subplots(figsize=(7.5, 5.0))
     front = {id(c) for c in pareto(cands)}
@@ -223,8 +220,5 @@ def plot(cands: list[Candidate], out_dir: Path) -> list[Path]:
     ax.set_xlabel("p50 latency, ms (batch 1)")
     ax.set_ylabel("size, MB")
     ax.set_title("latency vs size (star: Pareto front; x: outputs failed; % retention where evaluated)")
-    fig.tight_layout()
-    paths.append(out_dir / "pareto.png")
-    fig.savefig(paths[-1], dpi=110)
-    plt.close(fig)
+    paths.append(save_chart(fig, out_dir / "pareto.png"))
     return paths

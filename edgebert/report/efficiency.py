@@ -180,6 +180,16 @@ def _label(t: TableRow) -> str:
     return f"{SHORT_NAMES.get(t.model, t.model[:18])} {t.format}"
 
 
+def save_chart(fig: Any, path: Path) -> Path:
+    """Lay out, write (PNG, 110 dpi) and close a matplotlib figure."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def plot(table: list[TableRow], out_dir: Path) -> list[Path]:
     """Three bar charts (latency and memory relative to BERT-base, size in MB), one bar series per device."""
     import matplotlib
@@ -211,9 +221,5 @@ def plot(table: list[TableRow], out_dir: Path) -> list[Path]:
         ax.set_ylabel(ylabel)
         ax.set_title(f"{name} ({'measured' if attr != 'size_mb' else 'file size'})")
         ax.legend(fontsize=7)
-        fig.tight_layout()
-        path = out_dir / f"{name}.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        paths.append(path)
+        paths.append(save_chart(fig, out_dir / f"{name}.png"))
     return paths

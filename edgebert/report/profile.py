@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from edgebert.bench.profile import CATEGORIES
-from edgebert.report.efficiency import SHORT_NAMES, device_group
+from edgebert.report.efficiency import SHORT_NAMES, device_group, save_chart
 
 
 def profiled(rows: list[dict[str, Any]], batch: int, seq_len: int) -> dict[tuple, list[dict[str, Any]]]:
@@ -65,8 +65,4 @@ def plot(rows: list[dict[str, Any]], batch: int, seq_len: int, out_dir: Path) ->
     ax.set_ylabel(f"ms per run (b{batch} s{seq_len})")
     ax.set_title("where the time goes (each runtime's own profiler)")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = out_dir / "profile.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_chart(fig, out_dir / "profile.png")
