@@ -18,7 +18,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Take a distilled BERT student to edge targets and prove what it gains over BERT-base.")
 # markup off for messages: "pip install 'edgebert[onnx]'" must not be eaten as a rich tag
 err = Console(stderr=True, highlight=False, markup=False)
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 220)
+out = Console(highlight=False, markup=False, width=None if sys.stdout.isatty() else 220)
 
 
 @app.callback()
@@ -434,7 +434,7 @@ def _training_progress(name: str, steps: int):
 
     @contextlib.contextmanager
     def bar():
-        with Progress(TextColumn(f"[bold]{name}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        with Progress(TextColumn(name, style="bold", markup=False), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       TextColumn("{task.description}"), console=err) as progress:
             task = progress.add_task("", total=steps)
 

@@ -1,10 +1,14 @@
-"""Rich renderings of core results (the CLI prints these; the core returns plain data)."""
+"""Rich renderings of core results (the CLI prints these; the core returns plain data).
+
+The consoles print with markup off: cells carry user data (paths, CPU flags like "[asimddp]", "edgebert[runtime]"
+hints, gate strings) that rich would otherwise read as style tags and silently drop. Emphasis is a Text style."""
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
 from rich.table import Table
+from rich.text import Text
 
 
 def export_summary(dest: Path, manifest: dict[str, Any]) -> Table:
@@ -37,7 +41,7 @@ def efficiency_table(table: list[Any], batch: int, seq_len: int) -> Table:
     last_group = None
     for t in table:
         if t.group != last_group:
-            tbl.add_row(f"[bold]{t.group}[/bold]", *[""] * (len(keep) - 1))
+            tbl.add_row(Text(t.group, style="bold"), *[""] * (len(keep) - 1))
             last_group = t.group
         cells = table_cells(t)
         tbl.add_row(*[cells[i] for i in keep])

@@ -159,6 +159,13 @@ def test_messages_keep_square_brackets(capsys, monkeypatch, tmp_path):
     assert "(export: edgebert[onnx], run: edgebert[runtime])" in res.out
 
 
+def test_export_summary_prints_the_gate_it_passed(capsys, tiny_bert, tmp_path):
+    """The summary's "[gate: ...: passed]" was once read as a rich style tag and dropped from the table."""
+    res = run_cli(capsys, "export", tiny_bert, "--out", tmp_path / "b")
+    assert res.code == 0, res.err
+    assert "[gate: max_abs <= " in res.out and ": passed]" in res.out
+
+
 def test_first_line_of_any_exception():
     from edgebert.errors import first_line
 

@@ -113,4 +113,5 @@ def test_report_of_host_and_emulated_files(capsys, tmp_path):
     assert res.code == 0, res.err
     md = (tmp_path / "rep" / "report.md").read_text()
     assert "## Neoverse-N1 · aarch64 [avx2] · cpu · 2 threads · EMULATED" in md
+    assert "Neoverse-N1 · aarch64 [avx2] · cpu" in res.out  # data in brackets is printed, not read as rich markup
     assert "Measured under user-mode emulation: outputs and parity are real, latency and memory are not" in md

@@ -57,6 +57,16 @@ def test_failed_and_other_shapes_are_left_out_of_the_table():
     assert [(t.model, t.format) for t in build_table(rows)] == [("bert-base-uncased", "pytorch")]
 
 
+def test_a_report_at_a_shape_no_row_has_names_the_shapes_there_are(capsys, tmp_path):
+    f = tmp_path / "s16.jsonl"
+    f.write_text(json.dumps(_row("bert-base-uncased", "onnx", 5.0, 50.0, seq_len=16)) + "\n")
+    res = run_cli(capsys, "report", f, "--out", tmp_path / "rep")
+    assert res.code == 2 and not (tmp_path / "rep").exists()
+    assert res.err.strip() == ("error: No ok rows at batch 1, sequence 128 in the results given. "
+                               "Fix: pass one of the shapes they have (--batch 1 --seq 16)")
+    assert run_cli(capsys, "report", f, "--seq", "16", "--out", tmp_path / "rep").code == 0
+
+
 def test_report_command_writes_markdown_and_charts(capsys, tmp_path):
     a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
     a.write_text("\n".join(json.dumps(r) for r in [_row("bert-base-uncased", "pytorch", 200.0, 400.0),

@@ -154,5 +154,5 @@ def _progress(show: bool) -> Any:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    return Progress(TextColumn("[bold]{task.description:<48}"), BarColumn(), MofNCompleteColumn(),
+    return Progress(TextColumn("{task.description:<48}", style="bold", markup=False), BarColumn(), MofNCompleteColumn(),
                     TimeElapsedColumn(), console=Console(stderr=True), disable=not show, transient=False)

@@ -67,7 +67,10 @@ def write_report(result_files: list[Path], out_dir: Path, batch: int = 1, seq_le
         raise UsageError("No rows in the results given. Fix: run edgebert bench or edgebert eval first")
     table = build_table(rows, opts.batch, opts.seq_len)
     if rows and not table and not answer.text_rows(rows):
-        raise UsageError(f"No ok rows at batch {opts.batch}, sequence {opts.seq_len} in the results given")
+        shapes = sorted({(r["batch"], r["seq_len"]) for r in rows if r.get("status") == "ok"})
+        have = ", ".join(f"--batch {b} --seq {s}" for b, s in shapes[:4]) or "none: every row failed"
+        raise UsageError(f"No ok rows at batch {opts.batch}, sequence {opts.seq_len} in the results given. "
+                         f"Fix: pass one of the shapes they have ({have})")
     scenarios = decide.override(decide.SCENARIOS, opts.constraints)
     cands = decide.candidates(table, rows, evals, opts.price_per_core_hour)
     comparisons = []
