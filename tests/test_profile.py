@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from edgebert.bench.profile import category, gflop, model_shape
+from edgebert.bench.profile import category, gflop, model_shape, summarise_runs, typical_runs
 from edgebert.bench.rows import read_rows
 from tests.cli_helpers import run_cli
 
@@ -29,6 +29,15 @@ def test_categories():
                                     "aten::addmm", "aten::softmax")] == [
         "GEMM", "GEMM", "attention", "normalisation", "activation", "quantise", "other", "GEMM",
         "normalisation", "GEMM", "attention"]
+
+
+def test_a_preempted_run_is_left_out_of_the_profile():
+    assert typical_runs([10.0, 10.5, 9.8, 31.0, 10.1]) == [0, 1, 2, 4]
+    per_run = [{"MatMul": 8.0, "Softmax": 2.0}] * 4 + [{"MatMul": 28.0, "Softmax": 2.0}]
+    prof = summarise_runs(per_run, [10.2, 10.1, 10.3, 10.0, 30.5], "test")
+    assert prof["runs"] == 4 and prof["runs_dropped"] == 1
+    assert prof["total_ms"] == pytest.approx(10.0) and prof["by_op"] == {"MatMul": 8.0, "Softmax": 2.0}
+    assert prof["wall_ms"] == pytest.approx(10.15)
 
 
 @pytest.mark.parametrize("fmt", ["onnx", "openvino"])

@@ -27,14 +27,37 @@ def category(op_type: str) -> str:
     return next((cat for cat, keys in _RULES if any(k in name for k in keys)), "other")
 
 
-def summarise(by_op: dict[str, float], runs: int, wall_ms: float, source: str) -> dict[str, Any]:
-    """ms per run by op type and by category; total (the ops' sum) beside the profiled runs' wall time."""
+def summarise(by_op: dict[str, float], runs: int, wall_ms: float, source: str, dropped: int = 0) -> dict[str, Any]:
+    """ms per run by op type and by category; total (the ops' sum) beside the profiled runs' wall time.
+    `dropped`: profiled runs left out as preempted (see `typical_runs`)."""
     per_run = {op: round(ms / runs, 4) for op, ms in sorted(by_op.items(), key=lambda kv: -kv[1])}
     cats = {c: 0.0 for c in CATEGORIES}
     for op, ms in per_run.items():
         cats[category(op)] += ms
-    return {"source": source, "runs": runs, "total_ms": round(sum(per_run.values()), 4), "wall_ms": round(wall_ms, 4),
-            "by_category": {c: round(v, 4) for c, v in cats.items()}, "by_op": per_run}
+    return {"source": source, "runs": runs, "runs_dropped": dropped, "total_ms": round(sum(per_run.values()), 4),
+            "wall_ms": round(wall_ms, 4), "by_category": {c: round(v, 4) for c, v in cats.items()}, "by_op": per_run}
+
+
+def typical_runs(walls_ms: list[float], slack: float = 1.25) -> list[int]:
+    """Indices of the profiled runs to keep: those within `slack` x the median wall time. A run the OS preempted
+    (a shared 2-core VM does this) adds its stall to whichever op was running, and a mean over runs would then
+    disagree with the row's p50; the row's own statistic is a median for the same reason."""
+    if not walls_ms:
+        return []
+    ordered = sorted(walls_ms)
+    median = ordered[len(ordered) // 2]
+    return [i for i, w in enumerate(walls_ms) if w <= slack * median]
+
+
+def summarise_runs(per_run: list[dict[str, float]], walls_ms: list[float], source: str) -> dict[str, Any]:
+    """`summarise` over the typical runs of a profile recorded run by run (ms by op type per run, wall per run)."""
+    keep = typical_runs(walls_ms)
+    by_op: dict[str, float] = {}
+    for i in keep:
+        for op, ms in per_run[i].items():
+            by_op[op] = by_op.get(op, 0.0) + ms
+    wall = sum(walls_ms[i] for i in keep) / max(1, len(keep))
+    return summarise(by_op, max(1, len(keep)), wall, source, dropped=len(walls_ms) - len(keep))
 
 
 def gflop(layers: int, hidden: int, intermediate: int, batch: int, seq: int) -> float:

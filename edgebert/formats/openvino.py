@@ -161,10 +161,10 @@ class OVRunner:
         return key, pad_feed(feed, key)
 
     def profile(self, feed: dict[str, np.ndarray], runs: int) -> dict:
-        """Per-layer time from OpenVINO's PERF_COUNT counters, summed by layer type over `runs` runs."""
+        """Per-layer time from OpenVINO's PERF_COUNT counters, by layer type, over the typical ones of `runs` runs."""
         import time
 
-        from edgebert.bench.profile import summarise
+        from edgebert.bench.profile import summarise_runs
 
         ov = _ov()
         key, inputs = self._pick(feed)
@@ -175,16 +175,18 @@ class OVRunner:
         request = compiled.create_infer_request()
         feed_in = {n: inputs[n] for n in self.input_names}
         request.infer(feed_in)
-        by_op: dict[str, float] = {}
-        wall = 0.0
+        per_run: list[dict[str, float]] = []
+        walls: list[float] = []
         for _ in range(runs):
             start = time.perf_counter()
             request.infer(feed_in)
-            wall += time.perf_counter() - start
+            walls.append((time.perf_counter() - start) * 1e3)
+            ops: dict[str, float] = {}
             for info in request.get_profiling_info():
                 if info.real_time.total_seconds() > 0:
-                    by_op[info.node_type] = by_op.get(info.node_type, 0.0) + info.real_time.total_seconds() * 1e3
-        return summarise(by_op, runs, wall * 1e3 / runs, f"OpenVINO {ov.get_version()} PERF_COUNT")
+                    ops[info.node_type] = ops.get(info.node_type, 0.0) + info.real_time.total_seconds() * 1e3
+            per_run.append(ops)
+        return summarise_runs(per_run, walls, f"OpenVINO {ov.get_version()} PERF_COUNT")
 
     def run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
         seq = next(iter(feed.values())).shape[1]

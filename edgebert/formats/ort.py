@@ -59,13 +59,15 @@ class OrtRunner:
 
     def profile(self, feed: dict[str, np.ndarray], runs: int) -> dict:
         """Per-op time from ONNX Runtime's own profiler: a profiling session, one warm-up run, then `runs` runs
-        whose node events are kept (those inside the timed model_run windows)."""
+        whose node events are kept (those inside the timed model_run windows), run by run; preempted runs are left
+        out (`typical_runs`)."""
+        import bisect
         import json
         import tempfile
 
         import onnxruntime as ort
 
-        from edgebert.bench.profile import summarise
+        from edgebert.bench.profile import summarise_runs
 
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -83,14 +85,16 @@ class OrtRunner:
                 sess.run([self.output_name], inputs)
             events = json.loads(Path(sess.end_profiling()).read_text())
         windows = sorted((e["ts"], e["ts"] + e["dur"]) for e in events if e.get("name") == "model_run")[-runs:]
-        by_op: dict[str, float] = {}
+        per_window: list[dict[str, float]] = [{} for _ in windows]
+        starts = [a for a, _ in windows]
         for e in events:
-            if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time") and \
-                    any(a <= e["ts"] <= b for a, b in windows):
-                op = e.get("args", {}).get("op_name", "?")
-                by_op[op] = by_op.get(op, 0.0) + e["dur"] / 1e3
-        wall = sum(b - a for a, b in windows) / 1e3 / max(1, len(windows))
-        return summarise(by_op, len(windows), wall, f"onnxruntime {ort.__version__} profiler")
+            if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time"):
+                i = bisect.bisect_right(starts, e["ts"]) - 1
+                if i >= 0 and e["ts"] <= windows[i][1]:
+                    op = e.get("args", {}).get("op_name", "?")
+                    per_window[i][op] = per_window[i].get(op, 0.0) + e["dur"] / 1e3
+        walls = [(b - a) / 1e3 for a, b in windows]
+        return summarise_runs(per_window, walls, f"onnxruntime {ort.__version__} profiler")
 
     def run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
         return self.session.run([self.output_name], {k: feed[k] for k in self.input_names})[0]
