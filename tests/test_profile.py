@@ -51,14 +51,19 @@ def test_profile_ops_sum_to_the_rows_latency(capsys, minilm, tmp_path, fmt):
     (row,) = read_rows(out)
     prof = row["profile"]
     assert sum(prof["by_category"].values()) == pytest.approx(prof["total_ms"], abs=1e-3)
-    assert abs(prof["total_ms"] - row["p50_ms"]) / row["p50_ms"] < 0.10, (prof["total_ms"], row["p50_ms"])
+    # the ops account for the profiled runs' time ...
+    assert abs(prof["total_ms"] - prof["wall_ms"]) / prof["wall_ms"] < 0.10, (prof["total_ms"], prof["wall_ms"])
+    # ... and for the row's latency, within what profiling itself costs: ONNX Runtime's profiler adds ~8 us a node
+    # (MiniLM, 254 nodes: 16.3 -> 18.4 ms), so its ops' sum measured 1.06-1.10x the unprofiled p50 in six runs
+    assert abs(prof["total_ms"] - row["p50_ms"]) / row["p50_ms"] < 0.15, (prof["total_ms"], row["p50_ms"])
+    assert prof["overhead_pct"] == pytest.approx(100 * (prof["wall_ms"] / row["p50_ms"] - 1), abs=0.1)
     assert prof["by_category"]["GEMM"] > 0.3 * prof["total_ms"]  # BERT's time is mostly in its GEMMs
     assert row["gflop"] == pytest.approx(gflop(6, 384, 1536, 1, 128), rel=1e-3)
     assert row["gflops_achieved"] == pytest.approx(row["gflop"] / (row["p50_ms"] / 1e3), rel=1e-2)
     assert row["fp32_peak_gflops"] > 1
     res = run_cli(capsys, "report", out, "--out", tmp_path / "rep")
     md = (tmp_path / "rep" / "report.md").read_text()
-    assert "## Where the time goes" in md and (tmp_path / "rep" / "profile.png").is_file()
+    assert "## Where the time goes" in md and f"| {prof['wall_ms']:.1f} ({prof['overhead_pct']:+.0f}%) |" in md and (tmp_path / "rep" / "profile.png").is_file()
 
 
 def test_runtimes_without_a_profiler_say_so(capsys, tiny_bert, tmp_path):

@@ -21,12 +21,14 @@ def profiled(rows: list[dict[str, Any]], batch: int, seq_len: int) -> dict[tuple
 
 def markdown(rows: list[dict[str, Any]], batch: int, seq_len: int) -> str:
     found = profiled(rows, batch, seq_len)
-    head = ["device", "model", "format", "p50 ms", "GFLOP", "GFLOP/s", "% of fp32 peak", "ops' sum ms",
+    head = ["device", "model", "format", "p50 ms", "GFLOP", "GFLOP/s", "% of fp32 peak", "ops' sum ms", "profiled run ms",
             *[f"{c} ms" for c in CATEGORIES], "profiler"]
     lines = ["## Where the time goes (`bench --profile`)", "",
              f"Batch {batch}, sequence {seq_len}. Per-operator time from each runtime's own profiler, by category, "
              "ms per run; GFLOP from the architecture; the fp32 peak is this machine's measured GEMM throughput at "
-             "the row's threads (an INT8 artifact can exceed 100%: its GEMMs do not run in fp32).", "",
+             "the row's threads (an INT8 artifact can exceed 100%: its GEMMs do not run in fp32). A profiled run is "
+             "slower than a timed one by the profiler's own cost (in brackets: ONNX Runtime's is about 8 µs a node).",
+             "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for (group, model, fmt), rs in sorted(found.items()):
         med = lambda key: statistics.median(r[key] for r in rs if r.get(key) is not None)  # noqa: E731
@@ -36,9 +38,16 @@ def markdown(rows: list[dict[str, Any]], batch: int, seq_len: int) -> str:
         achieved = f"{med('gflops_achieved'):.0f}" if gf else "–"
         share = f"{100 * med('gflops_achieved') / med('fp32_peak_gflops'):.0f}" if gf else "–"
         lines.append(f"| {group} | {model} | {fmt} | {med('p50_ms'):.1f} | {gf[0]['gflop'] if gf else '–'} | "
-                     f"{achieved} | {share} | {prof['total_ms'] if prof else '–'} | " + " | ".join(cats)
+                     f"{achieved} | {share} | {prof['total_ms'] if prof else '–'} | {_wall(prof)} | " + " | ".join(cats)
                      + f" | {(rs[0].get('profile') or {}).get('source', '–')} |")
     return "\n".join(lines + ["", "![profile](profile.png)", ""])
+
+
+def _wall(prof: dict[str, Any] | None) -> str:
+    if not prof or not prof.get("wall_ms"):
+        return "–"
+    over = prof.get("overhead_pct")
+    return f"{prof['wall_ms']:.1f}" + (f" ({over:+.0f}%)" if over is not None else "")
 
 
 def plot(rows: list[dict[str, Any]], batch: int, seq_len: int, out_dir: Path) -> Path | None:
