@@ -44,19 +44,28 @@ def test_a_preempted_run_is_left_out_of_the_profile():
 def test_profile_ops_sum_to_the_rows_latency(capsys, minilm, tmp_path, fmt):
     """Real MiniLM at s128 (~10-30 ms a run): the size the claim is about, where per-call overhead is small."""
     assert run_cli(capsys, "export", minilm, "--format", fmt, "--out", tmp_path / "b").code == 0
-    out = tmp_path / "rows.jsonl"
-    res = run_cli(capsys, "bench", tmp_path / "b", "--profile", "--seq", "128", "--threads", "2", "--runs", "30",
-                  "--min-seconds", "1", "--out", out)
-    assert res.code == 0, res.err
-    (row,) = read_rows(out)
-    prof = row["profile"]
-    assert sum(prof["by_category"].values()) == pytest.approx(prof["total_ms"], abs=1e-3)
-    # the ops account for the profiled runs' time ...
-    assert abs(prof["total_ms"] - prof["wall_ms"]) / prof["wall_ms"] < 0.10, (prof["total_ms"], prof["wall_ms"])
-    # ... and for the row's latency, within what profiling itself costs: ONNX Runtime's profiler adds ~8 us a node
-    # (MiniLM, 254 nodes: 16.3 -> 18.4 ms), so its ops' sum measured 1.06-1.10x the unprofiled p50 in six runs
-    assert abs(prof["total_ms"] - row["p50_ms"]) / row["p50_ms"] < 0.15, (prof["total_ms"], row["p50_ms"])
-    assert prof["overhead_pct"] == pytest.approx(100 * (prof["wall_ms"] / row["p50_ms"] - 1), abs=0.1)
+    # The row's p50 and the profile are measured one after the other, and this shared VM flips between speed states
+    # minutes apart (the same onnx-int8 model at ~22 and ~29 ms today): a cross-phase comparison gets three tries,
+    # each a fresh row. The checks inside one phase apply to every try.
+    misses = []
+    for attempt in range(3):
+        out = tmp_path / f"rows{attempt}.jsonl"
+        res = run_cli(capsys, "bench", tmp_path / "b", "--profile", "--seq", "128", "--threads", "2", "--runs", "30",
+                      "--min-seconds", "1", "--out", out)
+        assert res.code == 0, res.err
+        (row,) = read_rows(out)
+        prof = row["profile"]
+        assert sum(prof["by_category"].values()) == pytest.approx(prof["total_ms"], abs=1e-3)
+        # the ops account for the profiled runs' time ...
+        assert abs(prof["total_ms"] - prof["wall_ms"]) / prof["wall_ms"] < 0.10, (prof["total_ms"], prof["wall_ms"])
+        assert prof["overhead_pct"] == pytest.approx(100 * (prof["wall_ms"] / row["p50_ms"] - 1), abs=0.1)
+        # ... and for the row's latency, within what profiling itself costs: ONNX Runtime's profiler adds 8-9 us a
+        # kernel (MiniLM, 254 kernels: 16.3 -> 18.4 ms), its ops' sum measured 1.06-1.10x the unprofiled p50
+        if abs(prof["total_ms"] - row["p50_ms"]) / row["p50_ms"] < 0.15:
+            break
+        misses.append((prof["total_ms"], row["p50_ms"]))
+    else:
+        pytest.fail(f"ops' sum vs the row's p50 (ms), three fresh rows: {misses}")
     assert prof["by_category"]["GEMM"] > 0.3 * prof["total_ms"]  # BERT's time is mostly in its GEMMs
     assert row["gflop"] == pytest.approx(gflop(6, 384, 1536, 1, 128), rel=1e-3)
     assert row["gflops_achieved"] == pytest.approx(row["gflop"] / (row["p50_ms"] / 1e3), rel=1e-2)
