@@ -24,6 +24,7 @@ def quiet_libraries() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ logging
+    os.environ.setdefault("TQDM_DISABLE", "1")  # ai-edge-quantizer draws tqdm bars even with its report off
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.ERROR)
     logging.getLogger().setLevel(logging.ERROR)  # ORT's quantiser logs advice to the root logger
@@ -49,3 +50,29 @@ def quiet_root_logger() -> Iterator[None]:
         yield
     finally:
         root.setLevel(level)
+
+
+@contextlib.contextmanager
+def native_quiet() -> Iterator[None]:
+    """Native libraries write straight to file descriptor 2, where Python's logging cannot reach them: LiteRT's
+    "Created TensorFlow Lite XNNPACK delegate", TensorFlow/absl start-up lines, ExecuTorch's cpuinfo probes. Around
+    their calls, fd 2 goes to /dev/null and Python logging below ERROR is off; errors still surface as the
+    exceptions edgebert turns into one line. `--verbose` leaves everything as it is."""
+    if verbose():
+        yield
+        return
+    import sys
+
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    previous = logging.root.manager.disable
+    os.dup2(devnull, 2)
+    logging.disable(logging.WARNING)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+        logging.disable(previous)

@@ -86,3 +86,15 @@ def test_minilm_fp32_cosine(minilm, tmp_path):
 def test_minilm_int8_real_weights(minilm, tmp_path):
     m = export(str(minilm), "tflite-int8", tmp_path / "t8")
     assert m["parity"]["passed"] and m["parity"]["mean_cosine"] >= 0.99
+
+
+def test_predict_and_verify_print_nothing_but_their_answer(tfl):
+    """LiteRT announces its XNNPACK delegate on fd 2 ("INFO: Created TensorFlow Lite XNNPACK delegate for CPU."):
+    a device's `predict` (JSON on stdout) and `verify` keep stderr for edgebert's own messages."""
+    bundle = tfl[1] / "tflite-int8"
+    for args in (["predict", str(bundle), "a short text"], ["verify", str(bundle)]):
+        proc = subprocess.run([sys.executable, "-m", "edgebert.cli", *args], capture_output=True, text=True)
+        assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "edgebert.cli", "--verbose", "predict", str(bundle), "a text"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0 and "XNNPACK delegate" in proc.stderr  # --verbose leaves the libraries as they are

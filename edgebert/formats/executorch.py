@@ -18,6 +18,7 @@ from edgebert.bundle import Bundle
 from edgebert.errors import BundleError, ExportError, MissingRuntime, UsageError, first_line
 from edgebert.formats.base import ExportOptions
 from edgebert.models import LoadedModel
+from edgebert.quiet import native_quiet
 
 MODEL_FILE = "model.pte"
 TORCH_PAIR = {"1.4": "2.13"}  # executorch minor -> the torch minor its bindings are built against (torch_pin.py)
@@ -144,9 +145,10 @@ class ExecuTorchRunner:
         if device != "cpu":
             raise UsageError(f"The ExecuTorch runner runs on cpu here, not '{device}'")
         try:
-            import torch
-            from executorch.extension.pybindings.portable_lib import _unsafe_reset_threadpool
-            from executorch.runtime import Runtime
+            with native_quiet():  # torch's pytree deprecation notes at import; cpuinfo probes when the runtime starts
+                import torch
+                from executorch.extension.pybindings.portable_lib import _unsafe_reset_threadpool
+                from executorch.runtime import Runtime
         except ImportError as err:
             raise MissingRuntime("executorch", "executorch") from err
         self.runtime_version = md.version("executorch")
@@ -160,7 +162,8 @@ class ExecuTorchRunner:
         self.input_names = bundle.input_names
         self.seq_bound = int((bundle.manifest.get("shapes") or {}).get("seq_bound") or 512)
         try:
-            self._method = Runtime.get().load_program(str(bundle.model_file)).load_method("forward")
+            with native_quiet():
+                self._method = Runtime.get().load_program(str(bundle.model_file)).load_method("forward")
         except Exception as err:  # noqa: BLE001 - the runtime raises RuntimeError/ValueError with C++ text
             raise BundleError(f"executorch could not load '{bundle.model_file}': {first_line(err)}") from err
 

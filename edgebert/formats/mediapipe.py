@@ -23,6 +23,7 @@ from edgebert.errors import ExportError, MissingRuntime, UsageError, first_line
 from edgebert.formats.base import ExportOptions
 from edgebert.formats.tflite import TFLiteRunner, _convert, _quantize, _versions, operators
 from edgebert.models import LoadedModel
+from edgebert.quiet import native_quiet
 
 MODEL_FILE = "model.tflite"
 VOCAB_FILE = "vocab.txt"
@@ -93,7 +94,8 @@ def _tensor_names(path: Path) -> dict[str, str]:
     """The .tflite's real input tensor names for ids/mask/segments (the metadata writer matches on them)."""
     from ai_edge_litert.interpreter import Interpreter
 
-    names = [d["name"] for d in Interpreter(model_path=str(path)).get_input_details()]
+    with native_quiet():
+        names = [d["name"] for d in Interpreter(model_path=str(path)).get_input_details()]
     found = {}
     for key in INPUTS:
         match = [n for n in names if key in n]

@@ -35,6 +35,10 @@ def convert(onnx_path: Path, work: Path, platform: str) -> dict[str, Any]:
     """ONNX -> work/model.ort + work/required_operators.config with onnxruntime's converter (Fixed style)."""
     from onnxruntime.tools.convert_onnx_models_to_ort import OptimizationStyle, convert_onnx_models_to_ort
 
+    from edgebert.quiet import quiet_after_import
+
+    quiet_after_import("ort_format_model.utils")  # onnxruntime's tools set their loggers to DEBUG on import
+
     with tempfile.TemporaryDirectory(prefix="edgebert-ort-") as tmp:
         try:
             with contextlib.redirect_stdout(io.StringIO()):  # the tool prints a line per step

@@ -16,6 +16,7 @@ from edgebert.bundle import Bundle
 from edgebert.errors import BundleError, ExportError, MissingRuntime, UsageError, first_line
 from edgebert.formats.base import ExportOptions, pad_feed, pick_length
 from edgebert.models import LoadedModel
+from edgebert.quiet import native_quiet
 
 FLEX_PREFIXES = ("Flex", "DELEGATE")
 
@@ -32,7 +33,8 @@ def _convert(model: LoadedModel, path: Path, seq_len: int) -> None:
     import torch
 
     try:
-        import litert_torch
+        with native_quiet():  # importing it starts TensorFlow, whose absl/oneDNN start-up lines go to fd 2
+            import litert_torch
     except ImportError as err:
         raise MissingRuntime("litert-torch", "tflite") from err
     sample = {n: torch.ones((1, seq_len), dtype=torch.long) for n in model.input_names}
@@ -45,7 +47,8 @@ def _convert(model: LoadedModel, path: Path, seq_len: int) -> None:
         progress.quiet = True  # litert-torch prints every conversion stage to stdout through its rich console
     try:
         # kwargs, not args: the signature's inputs then carry the model's input names
-        litert_torch.convert(model.module.eval(), sample_kwargs=sample).export(str(path))
+        with native_quiet():  # TensorFlow's absl/oneDNN start-up lines
+            litert_torch.convert(model.module.eval(), sample_kwargs=sample).export(str(path))
     except Exception as err:  # noqa: BLE001
         raise ExportError(f"litert_torch.convert failed: {first_line(err)}") from err
 
@@ -65,9 +68,10 @@ def _quantize(src: Path, dst: Path, precision: str) -> dict[str, Any]:
         rcp, info = manager.get_quantization_recipe(), {"method": "ai-edge-quantizer float_casting",
                                                         "weights": "fp16", "activations": "fp32"}
     try:
-        qt = quantizer.Quantizer(str(src))
-        qt.load_quantization_recipe(rcp)
-        qt.quantize(enable_progress_report=False).export_model(str(dst), overwrite=True)
+        with native_quiet():
+            qt = quantizer.Quantizer(str(src))
+            qt.load_quantization_recipe(rcp)
+            qt.quantize(enable_progress_report=False).export_model(str(dst), overwrite=True)
     except Exception as err:  # noqa: BLE001
         raise ExportError(f"ai-edge-quantizer failed: {first_line(err)}") from err
     return info
@@ -76,7 +80,8 @@ def _quantize(src: Path, dst: Path, precision: str) -> dict[str, Any]:
 def operators(path: Path) -> list[str]:
     """The operator set of a .tflite file (builtin names; Flex/custom ops by their names)."""
     try:
-        interp = _interpreter_cls()(model_path=str(path))
+        with native_quiet():  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
+            interp = _interpreter_cls()(model_path=str(path))
     except Exception as err:  # noqa: BLE001 - a model needing Flex ops fails to build without the delegate
         text = str(err)
         if "Flex" in text or "Select TensorFlow" in text:
@@ -153,12 +158,15 @@ class TFLiteRunner:
         self._interpreters = []  # keep them alive: signature runners borrow from them
         for length, name in bundle.manifest["shapes"]["files"].items():
             try:
-                interp = interpreter(model_path=str(bundle.path / name), num_threads=threads or None)
+                with native_quiet():  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
+                    interp = interpreter(model_path=str(bundle.path / name), num_threads=threads or None)
             except Exception as err:  # noqa: BLE001
                 msg = first_line(err)
                 raise BundleError(f"ai-edge-litert could not load '{bundle.path / name}': {msg}") from err
             self._interpreters.append(interp)
-            self._runners[int(length)] = interp.get_signature_runner()
+            with native_quiet():  # the XNNPACK delegate is applied (and announced) when tensors are allocated
+                interp.allocate_tensors()
+                self._runners[int(length)] = interp.get_signature_runner()
 
     def run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
         seq = next(iter(feed.values())).shape[1]
