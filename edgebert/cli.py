@@ -7,7 +7,7 @@ import sys
 import traceback
 import warnings
 from pathlib import Path
-from typing import List, Optional
+from typing import Annotated, List, Optional
 
 import typer
 from rich.console import Console
@@ -44,6 +44,17 @@ def _csv_ints(text: str, what: str) -> list[int]:
     if not values or any(v < 1 for v in values):
         raise UsageError(f"{what} takes positive whole numbers, e.g. 1,8 (got '{text}')")
     return values
+
+
+# Training options that distill and finetune share, declared once.
+GradAccum = Annotated[int, typer.Option(help="Micro-batches per optimizer step.")]
+LearningRate = Annotated[float, typer.Option(help="Peak learning rate (AdamW, linear warm-up then decay).")]
+WarmupRatio = Annotated[float, typer.Option(help="Fraction of steps warming up.")]
+MaxLen = Annotated[int, typer.Option(help="Truncate inputs to this many tokens.")]
+EvalEvery = Annotated[int, typer.Option(help="Evaluate every K steps (0: at the end only, with --eval-data).")]
+CheckpointEvery = Annotated[int, typer.Option(help="Checkpoint every N steps (0: none).")]
+Resume = Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint of an interrupted run.")]
+SkipBadRows = Annotated[bool, typer.Option(help="Skip (and count) malformed data rows instead of failing.")]
 
 
 @app.command()
@@ -296,15 +307,15 @@ def distill(
     alpha_mlm: Optional[float] = typer.Option(None, help="Override: masked-LM weight."),
     steps: int = typer.Option(100, help="Optimizer steps."),
     batch_size: int = typer.Option(16, help="Sequences per optimizer step (all processes)."),
-    grad_accum: int = typer.Option(1, help="Micro-batches per optimizer step."),
-    lr: float = typer.Option(5e-5, help="Peak learning rate (AdamW, linear warm-up then decay)."),
-    warmup_ratio: float = typer.Option(0.1, help="Fraction of steps warming up."),
-    max_len: int = typer.Option(128, help="Truncate inputs to this many tokens."),
+    grad_accum: GradAccum = 1,
+    lr: LearningRate = 5e-5,
+    warmup_ratio: WarmupRatio = 0.1,
+    max_len: MaxLen = 128,
     seed: int = typer.Option(42, help="Seed: weights init, data order, masking, dropout."),
-    eval_every: int = typer.Option(0, help="Evaluate every K steps (0: at the end only, with --eval-data)."),
-    checkpoint_every: int = typer.Option(0, help="Checkpoint every N steps (0: none)."),
-    resume: bool = typer.Option(False, "--resume", help="Continue from the last checkpoint of an interrupted run."),
-    skip_bad_rows: bool = typer.Option(False, help="Skip (and count) malformed data rows instead of failing."),
+    eval_every: EvalEvery = 0,
+    checkpoint_every: CheckpointEvery = 0,
+    resume: Resume = False,
+    skip_bad_rows: SkipBadRows = False,
     device: str = typer.Option("cpu", help="cpu | cuda"),
     force: bool = typer.Option(False, "--force", help="Replace a non-empty --out."),
 ) -> None:
@@ -377,15 +388,15 @@ def finetune(
     label_column: Optional[str] = typer.Option(None, help="Column with the label [label]."),
     steps: int = typer.Option(300, help="Optimizer steps."),
     batch_size: int = typer.Option(16, help="Sequences per optimizer step."),
-    grad_accum: int = typer.Option(1, help="Micro-batches per optimizer step."),
-    lr: float = typer.Option(5e-5, help="Peak learning rate (AdamW, linear warm-up then decay)."),
-    warmup_ratio: float = typer.Option(0.1, help="Fraction of steps warming up."),
-    max_len: int = typer.Option(128, help="Truncate inputs to this many tokens."),
+    grad_accum: GradAccum = 1,
+    lr: LearningRate = 5e-5,
+    warmup_ratio: WarmupRatio = 0.1,
+    max_len: MaxLen = 128,
     seed: int = typer.Option(42, help="Seed: head initialisation, data order, dropout."),
-    eval_every: int = typer.Option(0, help="Evaluate every K steps (0: at the end only, with --eval-data)."),
-    checkpoint_every: int = typer.Option(0, help="Checkpoint every N steps (0: none)."),
-    resume: bool = typer.Option(False, "--resume", help="Continue from the last checkpoint of an interrupted run."),
-    skip_bad_rows: bool = typer.Option(False, help="Skip (and count) malformed data rows instead of failing."),
+    eval_every: EvalEvery = 0,
+    checkpoint_every: CheckpointEvery = 0,
+    resume: Resume = False,
+    skip_bad_rows: SkipBadRows = False,
     device: str = typer.Option("cpu", help="cpu | cuda"),
     force: bool = typer.Option(False, "--force", help="Replace a non-empty --out."),
 ) -> None:
