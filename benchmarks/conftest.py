@@ -23,14 +23,14 @@ def _model(arch: str):
     import torch
     from transformers import AutoConfig, AutoModelForSequenceClassification
 
-    from edgebert.models import ModelSource, _finish, packaged_tokenizer
+    from edgebert.models import ModelSource, packaged_tokenizer, wrap_hf
 
     if arch.startswith("bert"):
         cfg = AutoConfig.for_model("bert", **{**TINY, "num_hidden_layers": 4, "hidden_size": 64})
     else:
         cfg = AutoConfig.for_model("distilbert", dim=64, n_layers=2, n_heads=2, hidden_dim=64)
     torch.manual_seed(0)
-    return _finish(AutoModelForSequenceClassification.from_config(cfg), packaged_tokenizer(), "classification",
+    return wrap_hf(AutoModelForSequenceClassification.from_config(cfg), packaged_tokenizer(), "classification",
                    ModelSource(arch, "random", "random"))
 
 

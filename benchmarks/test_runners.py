@@ -22,7 +22,7 @@ def _bench(benchmark, runner, names, key):
 
 
 def test_pytorch_runner(benchmark, model):
-    from edgebert.formats.pytorch import TorchRunner
+    from edgebert.runtimes.torch_eager import TorchRunner
 
     runner = TorchRunner(model, "cpu", THREADS)
     _bench(benchmark, runner, model.input_names, (model.source.spec, "pytorch"))

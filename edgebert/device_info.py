@@ -94,3 +94,13 @@ def describe() -> dict[str, object]:
     pairs = _cpuinfo()
     return {"cpu": cpu_name(pairs), "cpu_features": cpu_features(pairs), "machine": platform.machine(),
             "board": board(), "emulated": emulation(), "cores": os.cpu_count() or 0}
+
+
+def detect_target() -> str:
+    """This machine's ISA class for INT8 presets: arm64, avx512-vnni, avx512 or avx2."""
+    if platform.machine().lower() in ("aarch64", "arm64"):
+        return "arm64"
+    flags = set(cpu_features())
+    if "avx512_vnni" in flags:
+        return "avx512-vnni"
+    return "avx512" if "avx512f" in flags else "avx2"

@@ -1,4 +1,9 @@
-"""`edgebert export`: model -> format bundle, gated on parity with PyTorch, written atomically."""
+"""`edgebert export`: model -> format bundle, gated on parity with PyTorch, written atomically.
+
+The artifact must pass twice: the parity gate (several batch sizes and lengths, or raw text for graphs that
+tokenize) and its own golden set (each text alone), which is written into the bundle so a device can repeat the
+check with `edgebert verify`. A miss raises ParityError and leaves nothing behind.
+"""
 from __future__ import annotations
 
 import datetime as dt
@@ -6,16 +11,22 @@ import platform
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from edgebert import __version__, golden
+from edgebert.arch import model_shape
 from edgebert.bundle import Bundle, check_out_dir, staged_dir, write_manifest
 from edgebert.errors import ParityError
-from edgebert.formats import get_format
-from edgebert.formats.base import ExportOptions
+from edgebert.formats import FormatSpec, get_format
+from edgebert.formats.base import ExportOptions, ExportSession
 from edgebert.inputs import parity_batches
 from edgebert.models import LoadedModel, load_model
-from edgebert.parity import apply_gate, compare, run_artifact, torch_reference
+from edgebert.parity import Gate, apply_gate, compare, run_artifact, torch_reference
+from edgebert.runner import Runner
 
 TOKENIZER_FILE = "tokenizer.json"
+# Longer than any BERT's 512 positions: the in-graph tokenizer must truncate exactly as the Python one does.
+LONG_TEXT = "The committee reviewed every proposal carefully before the final vote was taken. " * 60
 
 
 def _io_spec(model: LoadedModel) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -25,74 +36,75 @@ def _io_spec(model: LoadedModel) -> tuple[list[dict[str, Any]], list[dict[str, A
     return inputs, [{"name": model.output_name, "dtype": "float32", "axes": out_axes, "kind": model.output_kind}]
 
 
-def _reference(model: LoadedModel, texts: list[str] | None, max_len: int) -> tuple[list, list, list, list]:
+def _reference(model: LoadedModel, texts: list[str] | None, max_len: int, session: ExportSession) -> tuple:
     """Gate batches and golden samples with PyTorch's outputs; computed once per model, texts and length."""
-    key = ("reference", tuple(texts or ()), max_len)
-    if key not in model.cache:
+    def build() -> tuple:
         feeds = parity_batches(model.tokenizer, model.input_names, model.vocab_size, texts, max_len)
         gold = golden.golden_feeds(model.tokenizer, model.input_names, model.vocab_size, max_len,
                                    golden.choose_texts(texts))
-        model.cache[key] = (feeds, torch_reference(model.module, feeds, model.input_names),
-                            gold, torch_reference(model.module, gold, model.input_names))
-    return model.cache[key]
+        return (feeds, torch_reference(model.module, feeds, model.input_names),
+                gold, torch_reference(model.module, gold, model.input_names))
+
+    return session.once((id(model.module), "reference", tuple(texts or ()), max_len), build)
 
 
-def export_model(model: LoadedModel, fmt_name: str, out: Path, opts: ExportOptions | None = None, force: bool = False,
-                 texts: list[str] | None = None) -> dict[str, Any]:
-    """Export an already-loaded model; returns the manifest. Raises ParityError (nothing left) on a gate miss.
+def _gate_length(model: LoadedModel, info: dict[str, Any]) -> int:
+    """Static-shape artifacts are gated at their largest length, dynamic ones at the model's max positions."""
+    shapes = info.get("shapes") or {}
+    longest = max(shapes["seq_lens"]) if shapes.get("static") and shapes.get("seq_lens") else model.max_positions
+    return min(longest, model.max_positions)
 
-    The artifact must pass twice: the parity gate (several batch sizes and lengths) and its own golden set (each
-    text alone), which is written into the bundle so a device can repeat the check with `edgebert verify`."""
-    fmt = get_format(fmt_name)
-    impl = fmt.impl()
-    opts = opts or ExportOptions()
-    if hasattr(impl, "reference_model"):  # formats whose graph adds softmax, pooling or inputs to the model's
-        model = impl.reference_model(model, opts)
+
+def _manifest(fmt: FormatSpec, model: LoadedModel, info: dict[str, Any], gate: Gate, golden_section: dict[str, Any],
+              work: Path) -> dict[str, Any]:
+    inputs, outputs = _io_spec(model)
+    return {
+        "format": fmt.name, "edgebert_version": __version__,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "source": model.source.to_dict(), "task": model.task, "labels": model.labels,
+        "parameters": model.parameters, "max_positions": model.max_positions, "vocab_size": model.vocab_size,
+        "architecture": _architecture(model), "inputs": inputs, "outputs": outputs,
+        "tokenizer_file": TOKENIZER_FILE if (work / TOKENIZER_FILE).is_file() else None,
+        "lossy": fmt.lossy, "app_sdk": fmt.app_sdk, **info, "golden": golden_section,
+        "python": platform.python_version(),
+    }
+
+
+def _parity(fmt: FormatSpec, model: LoadedModel, runner: Runner, reference: tuple, texts: list[str] | None,
+            max_len: int, gate: Gate) -> dict[str, Any]:
+    """Run the gate's inputs through the artifact: token batches, or raw text (one per run) for text-in graphs."""
+    if fmt.caps.takes_text:
+        feeds, ref, actual = _text_parity(model, runner, texts, max_len)
+        used = "raw text, one per run (accented and over-long text included) vs PyTorch on the Python tokenizer's ids"
+    else:
+        feeds, ref = reference[0], reference[1]
+        actual = run_artifact(runner.run, feeds)
+        used = "tokenized English sentences" if model.tokenizer else "random ids, mixed lengths"
+    parity = apply_gate(compare(feeds, ref, actual, model.task, gate.min_margin), gate).to_dict()
+    return {**parity, "inputs": used}
+
+
+def export_model(model: LoadedModel, fmt_name: str, out: Path, opts: ExportOptions | None = None,
+                 force: bool = False, texts: list[str] | None = None,
+                 session: ExportSession | None = None) -> dict[str, Any]:
+    """Export an already-loaded model; returns the manifest. Raises ParityError (nothing left) on a gate miss."""
+    fmt, opts, session = get_format(fmt_name), opts or ExportOptions(), session or ExportSession()
+    model = fmt.reference_model(model, opts, session)  # what the artifact computes, in PyTorch
     gate = opts.gate(fmt.lossy, random_weights=model.source.kind == "random")
     with staged_dir(out, force) as work:
-        info = impl.export(model, work, opts)
-        shapes = info.get("shapes") or {}
-        max_len = max(shapes["seq_lens"]) if shapes.get("static") and shapes.get("seq_lens") else model.max_positions
-        feeds, reference, gold_feeds, gold_ref = _reference(model, texts, min(max_len, model.max_positions))
+        info = fmt.export(model, work, opts, session)
+        max_len = _gate_length(model, info)
+        reference = _reference(model, texts, max_len, session)
         if model.tokenizer is not None:
             model.tokenizer.save_pretrained(str(work))
-        arrays = golden.pack(gold_feeds, gold_ref)
+        arrays = golden.pack(reference[2], reference[3])
         golden.write(work, arrays)
-        inputs, outputs = _io_spec(model)
-        manifest: dict[str, Any] = {
-            "format": fmt.name,
-            "edgebert_version": __version__,
-            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "source": model.source.to_dict(),
-            "task": model.task,
-            "labels": model.labels,
-            "parameters": model.parameters,
-            "max_positions": model.max_positions,
-            "vocab_size": model.vocab_size,
-            "architecture": _architecture(model),
-            "inputs": inputs,
-            "outputs": outputs,
-            "tokenizer_file": TOKENIZER_FILE if (work / TOKENIZER_FILE).is_file() else None,
-            "lossy": fmt.lossy,
-            "app_sdk": fmt.app_sdk,
-            **info,
-            "golden": golden.section(_golden_texts(model, texts), arrays, gate,
-                                     f"PyTorch fp32 (torch {_torch_version()}), each input alone at batch 1"),
-            "python": platform.python_version(),
-        }
-        manifest = write_manifest(work, manifest)  # provisional: the runner reads it to load
-        runner = impl.load(Bundle(work, manifest), "cpu", None)
-        if hasattr(runner, "run_text"):  # the graph tokenizes: gate it on raw text against the Python tokenizer
-            feeds, reference, actual = _text_parity(model, runner, texts, min(max_len, model.max_positions))
-            inputs_used = "raw text, one per run (accented and over-long text included) vs PyTorch on the Python " \
-                          "tokenizer's ids"
-        else:
-            actual = run_artifact(runner.run, feeds)
-            inputs_used = "tokenized English sentences" if model.tokenizer else "random ids, mixed lengths"
-        parity = compare(feeds, reference, actual, model.task, gate.min_margin)
-        manifest["parity"] = apply_gate(parity, gate).to_dict()
-        manifest["parity"]["inputs"] = inputs_used
-        manifest["batching"] = _batch_invariance(runner, gold_feeds, gate.atol)
+        section = golden.section(golden.choose_texts(texts) if model.tokenizer is not None else None, arrays, gate,
+                                 f"PyTorch fp32 (torch {_torch_version()}), each input alone at batch 1")
+        manifest = write_manifest(work, _manifest(fmt, model, info, gate, section, work))  # provisional: to load
+        runner = fmt.load(Bundle(work, manifest), "cpu", None)
+        manifest["parity"] = _parity(fmt, model, runner, reference, texts, max_len, gate)
+        manifest["batching"] = _batch_invariance(runner, fmt, reference[2], gate.atol)
         result = golden.check(Bundle(work, manifest), runner)
         del runner
         if not result.passed:
@@ -103,14 +115,12 @@ def export_model(model: LoadedModel, fmt_name: str, out: Path, opts: ExportOptio
     return manifest
 
 
-def _batch_invariance(runner: Any, feeds: list[dict], atol: float) -> dict[str, Any]:
+def _batch_invariance(runner: Runner, fmt: FormatSpec, feeds: list[dict], atol: float) -> dict[str, Any]:
     """Does a text's output depend on its batchmates? The golden texts padded into one batch vs each alone.
 
     Dynamic INT8 computes activation scales over the whole input tensor (padding and batchmates included), so
     there a text drifts (cosine ~0.99) with what it is batched with; the Predictor then runs one text at a time."""
-    import numpy as np
-
-    if hasattr(runner, "run_text"):
+    if fmt.caps.takes_text:
         return {"batch_invariant": True, "how": "one text per run (the graph tokenizes one text)"}
     width = max(f["attention_mask"].shape[1] for f in feeds)
     batch = {k: np.concatenate([np.pad(f[k], ((0, 0), (0, width - f[k].shape[1]))) for f in feeds]) for k in feeds[0]}
@@ -127,11 +137,7 @@ def _batch_invariance(runner: Any, feeds: list[dict], atol: float) -> dict[str, 
             "how": "any batch" if invariant else "one text per run (edgebert.load, predict, eval and verify do this)"}
 
 
-# Longer than any BERT's 512 positions: the in-graph tokenizer must truncate exactly as the Python one does.
-LONG_TEXT = "The committee reviewed every proposal carefully before the final vote was taken. " * 60
-
-
-def _text_parity(model: LoadedModel, runner: Any, texts: list[str] | None, max_len: int) -> tuple[list, list, list]:
+def _text_parity(model: LoadedModel, runner: Runner, texts: list[str] | None, max_len: int) -> tuple[list, list, list]:
     """Each gate text alone through the artifact's own tokenizer, vs PyTorch on the Python tokenizer's ids."""
     from edgebert.inputs import SENTENCES, tokenize
 
@@ -143,14 +149,8 @@ def _text_parity(model: LoadedModel, runner: Any, texts: list[str] | None, max_l
 
 def _architecture(model: LoadedModel) -> dict[str, Any] | None:
     """Layers, hidden and intermediate sizes: what FLOP counts (bench --profile) need on a device."""
-    from edgebert.bench.profile import model_shape
-
     shape = model_shape(model.module.config.to_dict())
     return dict(zip(("layers", "hidden", "intermediate"), shape)) if shape else None
-
-
-def _golden_texts(model: LoadedModel, texts: list[str] | None) -> list[str] | None:
-    return golden.choose_texts(texts) if model.tokenizer is not None else None
 
 
 def _torch_version() -> str:

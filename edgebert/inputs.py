@@ -102,7 +102,7 @@ def bench_feed(batch: int, seq_len: int, vocab_size: int, names: list[str]) -> d
 def bench_call(runner: Any, batch: int, seq_len: int, vocab_size: int, names: list[str]) -> Any:
     """The call a benchmark times: token ids of shape (batch, seq_len), or for graphs that tokenize, texts that
     make seq_len tokens with [CLS]/[SEP] ("word" is one WordPiece token)."""
-    if hasattr(runner, "run_text"):
+    if runner.takes_text:
         texts = [" ".join(["word"] * max(1, seq_len - 2))] * batch
         return lambda: runner.run_text(texts)
     feed = bench_feed(batch, seq_len, vocab_size, names)

@@ -5,15 +5,14 @@ Everything here imports torch/transformers lazily: `import edgebert` must stay l
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from edgebert.arch import ARCHITECTURES, packaged_config
 from edgebert.errors import MissingRuntime, ModelLoadError, UsageError, first_line
 
-ARCHITECTURES = ("bert-base-uncased", "distilbert-base-uncased")
 TASKS = ("classification", "encoder")
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 RANDOM_SEED = 0
@@ -46,33 +45,11 @@ class LoadedModel:
     max_positions: int
     vocab_size: int
     labels: list[str] = field(default_factory=list)
-    cache: dict[Any, Any] = field(default_factory=dict, repr=False)  # per-process: ONNX trace, parity reference
     # What the output holds: logits | probabilities | last_hidden_state | embedding (pooled, (B, H))
     output_kind: str = ""
 
     def __post_init__(self) -> None:
         self.output_kind = self.output_kind or ("logits" if self.task == "classification" else "last_hidden_state")
-
-    def reuse(self, key: Any, dest: Path, build: Any) -> None:
-        """Write an intermediate file (an ONNX trace, an fp32 .tflite) to `dest`, built once per model and process.
-
-        Formats sharing a first step (onnx/-opt/-int8/-fp16/openvino from one trace; tflite/-fp16/-int8 from one
-        conversion) copy it when cache["keep_files"] is set (the suite's export worker sets it), else build it."""
-        import shutil
-
-        cached = self.cache.get(("file", key))
-        if cached is not None and Path(cached).is_file():
-            shutil.copyfile(cached, dest)
-            return
-        build(dest)
-        if self.cache.get("keep_files"):
-            import atexit
-            import tempfile
-
-            keep = Path(tempfile.mkdtemp(prefix="edgebert-keep-"))
-            atexit.register(shutil.rmtree, keep, True)
-            shutil.copyfile(dest, keep / dest.name)
-            self.cache[("file", key)] = str(keep / dest.name)
 
     @property
     def parameters(self) -> int:
@@ -83,7 +60,7 @@ class LoadedModel:
         return Path(self.source.spec.rstrip("/")).name or self.source.spec
 
 
-def _require_torch() -> None:
+def require_torch() -> None:
     """Import torch + transformers, with their import-time chatter (torchao, pytree notices) kept quiet."""
     from edgebert.quiet import quiet_after_import, verbose
 
@@ -109,13 +86,6 @@ def sha256_files(paths: list[Path]) -> str:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(chunk)
     return digest.hexdigest()
-
-
-def packaged_config(arch: str) -> dict[str, Any]:
-    """The config.json of a known architecture, shipped inside the package (no network)."""
-    if arch not in ARCHITECTURES:
-        raise UsageError(f"Unknown architecture '{arch}' for --random-weights. Valid: {', '.join(ARCHITECTURES)}")
-    return json.loads(resources.files("edgebert.configs").joinpath(f"{arch}.json").read_text())
 
 
 def packaged_tokenizer() -> Any:
@@ -177,7 +147,7 @@ def _build_hf(config: Any, task: str, num_labels: int) -> Any:
         else AutoModel.from_config(config)
 
 
-def _finish(hf_model: Any, tokenizer: Any, task: str, source: ModelSource) -> LoadedModel:
+def wrap_hf(hf_model: Any, tokenizer: Any, task: str, source: ModelSource) -> LoadedModel:
     config = hf_model.config
     hf_model.eval()
     input_names = ["input_ids", "attention_mask"]
@@ -203,7 +173,7 @@ def load_random(arch: str, task: str = "classification", num_labels: int = 2) ->
     """An architecture with seeded random weights: latency, memory and size depend only on the architecture."""
     cfg_dict = packaged_config(arch)
     _check_task(task)
-    _require_torch()
+    require_torch()
     import torch
     from transformers import AutoConfig
 
@@ -211,7 +181,7 @@ def load_random(arch: str, task: str = "classification", num_labels: int = 2) ->
     config = AutoConfig.for_model(**cfg_dict)
     torch.manual_seed(RANDOM_SEED)
     hf_model = _build_hf(config, task, num_labels)
-    return _finish(hf_model, packaged_tokenizer(), task, ModelSource(arch, "random", "random"))
+    return wrap_hf(hf_model, packaged_tokenizer(), task, ModelSource(arch, "random", "random"))
 
 
 def _check_task(task: str | None) -> None:
@@ -246,7 +216,7 @@ def _load_dir(path: Path, task: str | None) -> LoadedModel:
                      (p.name.startswith("model-") and p.suffix == ".safetensors"))
     if not weights:
         raise ModelLoadError(f"'{path}' has a config.json but no weights ({' or '.join(WEIGHT_FILES)})")
-    _require_torch()
+    require_torch()
     from transformers import AutoConfig
 
     try:
@@ -255,11 +225,11 @@ def _load_dir(path: Path, task: str | None) -> LoadedModel:
         hf_model = _from_pretrained(str(path), task, config)
     except (OSError, ValueError, RuntimeError, KeyError) as err:
         raise ModelLoadError(f"Could not load the model in '{path}': {first_line(err)}") from err
-    return _finish(hf_model, _load_tokenizer(str(path)), task, ModelSource(str(path), "dir", sha256_files(weights)))
+    return wrap_hf(hf_model, load_tokenizer(str(path)), task, ModelSource(str(path), "dir", sha256_files(weights)))
 
 
 def _load_hub(spec: str, task: str | None) -> LoadedModel:
-    _require_torch()
+    require_torch()
     from transformers import AutoConfig
 
     try:
@@ -269,7 +239,7 @@ def _load_hub(spec: str, task: str | None) -> LoadedModel:
     except (OSError, ValueError) as err:
         raise ModelLoadError(f"Could not load '{spec}' from the Hugging Face hub or its cache ({first_line(err)}). "
                              "Fix: pass a local model directory, or --random-weights for an architecture") from err
-    return _finish(hf_model, _load_tokenizer(spec), task, ModelSource(spec, "hub", _hub_sha(spec)))
+    return wrap_hf(hf_model, load_tokenizer(spec), task, ModelSource(spec, "hub", _hub_sha(spec)))
 
 
 def _from_pretrained(spec: str, task: str, config: Any) -> Any:
@@ -283,7 +253,7 @@ def _from_pretrained(spec: str, task: str, config: Any) -> Any:
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer.model", "spiece.model")
 
 
-def _load_tokenizer(spec: str) -> Any | None:
+def load_tokenizer(spec: str) -> Any | None:
     from transformers import AutoTokenizer
 
     path = Path(spec)

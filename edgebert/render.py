@@ -4,8 +4,9 @@ The consoles print with markup off: cells carry user data (paths, CPU flags like
 hints, gate strings) that rich would otherwise read as style tags and silently drop. Emphasis is a Text style."""
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 from rich.table import Table
 from rich.text import Text
@@ -77,3 +78,61 @@ def verify_table(results: list[Any]) -> Table:
         tbl.add_row(v.bundle, v.format, v.runtime, str(r.samples or "–"), _num(r.max_abs, ".2e"),
                     _num(r.mean_cosine, ".6f"), _num(r.agreement, ".1%"), r.gate or "–", verdict)
     return tbl
+
+
+def formats_text() -> str:
+    """`edgebert formats`: each format, the extras it needs, and what consumes it in an app."""
+    from edgebert.formats import FORMATS
+
+    return "\n".join(f"{spec.name:22} {spec.description}  (export: edgebert[{spec.export_extra}], "
+                     f"run: edgebert[{spec.runtime_extra}])\n{'':22} in an app: {spec.app_sdk}"
+                     for spec in FORMATS.values())
+
+
+def eval_table(rows: list[dict[str, Any]], data: Path) -> Table:
+    """`edgebert eval`: the metric, retention against the first target, and how much text each one cut."""
+    tbl = Table(title=f"{rows[0]['task']} on {data} ({rows[0]['rows']} rows)", title_justify="left")
+    for col in ("model", "format", rows[0]["metric"], "other metrics", "retention %", "max tokens", "truncated"):
+        tbl.add_column(col)
+    for r in rows:
+        others = ", ".join(f"{k} {v:.4f}" for k, v in r["metrics"].items() if k != r["metric"])
+        tbl.add_row(r["model"], r["format"], f"{r['score']:.4f}", others, f"{r['retention_pct']:.1f}",
+                    str(r["max_tokens"]), str(r["truncated_rows"]))
+    return tbl
+
+
+@contextlib.contextmanager
+def training_progress(console: Any, name: str, steps: int) -> Iterator[Callable[[int, dict], None]]:
+    """A progress bar on `console`; yields the on_step callback the training loop calls."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn(name, style="bold", markup=False), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.description}"), console=console) as progress:
+        task = progress.add_task("", total=steps)
+
+        def on_step(step: int, rec: dict) -> None:
+            terms = " ".join(f"{k}={v:.4f}" for k, v in rec.items() if k not in ("step", "lr", "step_s"))
+            progress.update(task, completed=step, description=terms)
+
+        yield on_step
+
+
+def _final(history: list[dict[str, float]]) -> str:
+    last = history[-1] if history else {}
+    return ("\nfinal: " + ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k != "step")) if last else ""
+
+
+def _resumed(step: int) -> str:
+    return f" (resumed at step {step})" if step else ""
+
+
+def distill_summary(result: Any) -> str:
+    return (f"Student ({len(result.layer_map)} layers from teacher layers {result.layer_map}): "
+            f"{result.student_parameters / 1e6:.1f}M parameters vs teacher {result.teacher_parameters / 1e6:.1f}M; "
+            f"saved to {result.out}{_resumed(result.resumed_from)}{_final(result.history)}")
+
+
+def finetune_summary(model: str, result: Any) -> str:
+    return (f"Fine-tuned {model} on {result.train_rows} rows, {len(result.labels)} labels ({', '.join(result.labels)})"
+            f"; {result.parameters / 1e6:.1f}M parameters; saved to {result.out}{_resumed(result.resumed_from)}"
+            f"{_final(result.history)}")

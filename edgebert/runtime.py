@@ -10,7 +10,7 @@ import numpy as np
 from edgebert.bundle import Bundle
 from edgebert.errors import BundleError, MissingRuntime
 from edgebert.formats import get_format
-from edgebert.formats.base import Runner
+from edgebert.runner import Runner
 from edgebert.parity import mean_pool
 
 
@@ -67,7 +67,7 @@ class Predictor:
 
     def __call__(self, inputs: list[str] | dict[str, np.ndarray], pairs: list[str] | None = None) -> np.ndarray:
         """Raw outputs for texts (or a feed of right-padded token arrays): one text, one answer, whatever batch."""
-        if not isinstance(inputs, dict) and hasattr(self.runner, "run_text"):
+        if not isinstance(inputs, dict) and self.runner.takes_text:
             return self.runner.run_text(list(inputs), pairs)
         feed = inputs if isinstance(inputs, dict) else self.encode(inputs, pairs)
         return self.run(feed)
@@ -89,7 +89,7 @@ class Predictor:
 
     def predict(self, texts: list[str]) -> list[dict[str, Any]]:
         """Labels + softmax scores (classifiers) or mean-pooled, L2-normalised embeddings (encoders)."""
-        if hasattr(self.runner, "run_text"):
+        if self.runner.takes_text:
             feed, out = None, self.runner.run_text(list(texts)).astype(np.float64)
         else:
             feed = self.encode(texts)
@@ -108,6 +108,14 @@ class Predictor:
             emb /= np.clip(np.linalg.norm(emb, axis=-1, keepdims=True), 1e-12, None)
             results = [{"text": t, "embedding": [round(float(x), 6) for x in e]} for t, e in zip(texts, emb)]
         return results
+
+
+def predict_reporting_truncation(predictor: Predictor, texts: list[str]) -> tuple[list[dict[str, Any]], list[str]]:
+    """`predict`, with the truncation warnings it raised returned as lines instead of printed by Python."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", TruncationWarning)
+        results = predictor.predict(texts)
+    return results, [str(w.message) for w in caught if issubclass(w.category, TruncationWarning)]
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -133,5 +141,4 @@ def max_tokens(manifest: dict[str, Any]) -> int:
 def load(path: str | Path, device: str = "cpu", threads: int | None = None, verify: bool = True) -> Predictor:
     """Open a bundle (checking every file's sha256) and build its runner once."""
     bundle = Bundle.open(path, verify=verify)
-    fmt = get_format(bundle.format)
-    return Predictor(bundle, fmt.impl().load(bundle, device, threads))
+    return Predictor(bundle, get_format(bundle.format).load(bundle, device, threads))

@@ -28,14 +28,14 @@ def verify_one(path: Path, device: str = "cpu", threads: int | None = None) -> V
     from edgebert.bundle import Bundle
     from edgebert.formats import get_format
     from edgebert.golden import check
+    from edgebert.runtime import load
 
     fmt_name, runtime = "?", "?"
     try:
-        bundle = Bundle.open(path, verify=True)
-        fmt = get_format(bundle.format)
+        fmt = get_format(Bundle.open(path, verify=False).format)
         fmt_name, runtime = fmt.name, fmt.runtime
-        runner = fmt.impl().load(bundle, device, threads)
-        result = check(bundle, runner)
+        predictor = load(path, device, threads)  # every sha256 and name checked
+        result = check(predictor.bundle, predictor.runner)
     except EdgebertError as err:
         result = GoldenResult("error", reason=str(err))
     except Exception as err:  # noqa: BLE001 - a runtime crashing on a bundle is that bundle's failure
@@ -45,6 +45,12 @@ def verify_one(path: Path, device: str = "cpu", threads: int | None = None) -> V
 
 def verify(paths: list[Path], device: str = "cpu", threads: int | None = None) -> list[Verified]:
     return [verify_one(p, device, threads) for p in paths]
+
+
+def failure_summary(results: list[Verified]) -> str:
+    bad = [r for r in results if not r.result.passed]
+    return f"{len(bad)} of {len(results)} bundles failed verification: " + "; ".join(
+        f"{r.bundle}: {r.result.reason or r.result.status}" for r in bad)
 
 
 def exit_code(results: list[Verified]) -> int:

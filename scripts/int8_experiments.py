@@ -39,15 +39,16 @@ def build(model, variant: dict, dest: Path) -> None:
     from onnxruntime.transformers.fusion_options import FusionOptions
 
     from edgebert.bench.texts import default_texts
-    from edgebert.formats.onnx import export_onnx
-    from edgebert.formats.onnx_int8 import _TextReader
-    from edgebert.formats.onnx_opt import heads_and_hidden
+    from edgebert.formats.base import ExportSession
+    from edgebert.formats.onnx.optimize import heads_and_hidden
+    from edgebert.formats.onnx.quantize import TextReader
+    from edgebert.formats.onnx.trace import export_onnx
     from edgebert.inputs import calibration_feeds
     from edgebert.quiet import quiet_root_logger
 
     with tempfile.TemporaryDirectory() as tmp:
         raw, fused = Path(tmp) / "raw.onnx", Path(tmp) / "fused.onnx"
-        export_onnx(model, raw, 17)
+        export_onnx(model, raw, 17, ExportSession())
         if variant["kind"] == "fp32":
             raw.replace(dest)
             return
@@ -69,7 +70,7 @@ def build(model, variant: dict, dest: Path) -> None:
                                  extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
             else:
                 feeds = calibration_feeds(model.tokenizer, model.input_names, model.vocab_size, default_texts()[:40])
-                quantize_static(str(fused), str(dest), _TextReader(feeds), quant_format=QuantFormat.QDQ,
+                quantize_static(str(fused), str(dest), TextReader(feeds), quant_format=QuantFormat.QDQ,
                                 activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
                                 op_types_to_quantize=["MatMul"], calibrate_method=CalibrationMethod.MinMax)
 
@@ -78,7 +79,7 @@ def accuracy(model, path: Path) -> dict[str, float]:
     """Mean/min cosine of the pooled output vs PyTorch on edgebert's gate texts (each alone)."""
     import numpy as np
 
-    from edgebert.formats.ort import OrtRunner
+    from edgebert.runtimes.ort import OrtRunner
     from edgebert.inputs import SENTENCES, tokenize
     from edgebert.parity import compare, torch_reference
 
@@ -92,7 +93,7 @@ def accuracy(model, path: Path) -> dict[str, float]:
 TIMER = r"""
 import json, sys
 from edgebert.bench.harness import measure
-from edgebert.formats.ort import OrtRunner
+from edgebert.runtimes.ort import OrtRunner
 from edgebert.inputs import bench_feed
 path, profile = sys.argv[1], sys.argv[2] == "1"
 runner = OrtRunner(path, "cpu", 2)

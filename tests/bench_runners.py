@@ -5,8 +5,10 @@ import os
 
 import numpy as np
 
+from edgebert.runner import Runner
 
-class NoopRunner:
+
+class NoopRunner(Runner):
     runtime = "python"
     runtime_version = ""
     device = "cpu"

@@ -136,7 +136,7 @@ def test_efficiency_suite_end_to_end(tiny_bert, tmp_path):
     """Exports (all formats of a model in one process), PyTorch + bundle rows, and the report."""
     import json as _json
 
-    from edgebert.bench.suite import run_efficiency
+    from edgebert.suite import run_efficiency
     from edgebert.report import write_report
 
     cfg = SweepConfig(**FAST)
@@ -148,7 +148,7 @@ def test_efficiency_suite_end_to_end(tiny_bert, tmp_path):
     for fmt in ("onnx", "onnx-int8"):
         manifest = _json.loads((tmp_path / "bundles" / f"tiny-{fmt}" / "manifest.json").read_text())
         assert manifest["parity"]["passed"]
-    table = write_report([res.results], tmp_path, batch=1, seq_len=128).table
+    table = write_report([res.results], tmp_path).table
     assert {t.format for t in table} == {"pytorch", "onnx", "onnx-int8"}
     again = run_efficiency(tmp_path, cfg, models={"tiny": str(tiny_bert)}, formats=["onnx", "onnx-int8"],
                            show_progress=False, log=lambda m: None)

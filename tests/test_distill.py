@@ -19,9 +19,9 @@ from tests.synthetic import train_teacher, write_task
 
 @pytest.fixture(scope="module")
 def task(tmp_path_factory):
-    from edgebert.models import _require_torch
+    from edgebert.models import require_torch
 
-    _require_torch()
+    require_torch()
     root = tmp_path_factory.mktemp("synthetic")
     train, dev = write_task(root)
     return root, train, dev, train_teacher(root, train)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from edgebert.bundle import write_manifest
+from edgebert.runner import Runner
 from edgebert.formats import FORMATS, installed
 from tests.cli_helpers import run_cli
 from tests.conftest import read_manifest
@@ -115,7 +116,7 @@ def test_verify_fails_on_altered_reference_with_consistent_checksums(capsys, cop
     assert row["max_abs"] == pytest.approx(0.5, abs=1e-3)
 
 
-class _WrongRunner:
+class _WrongRunner(Runner):
     """A runtime that returns wrong numbers: the real runner's output plus an offset."""
 
     def __init__(self, inner, offset: float) -> None:

@@ -102,9 +102,9 @@ def test_mediapipe_text_embedder_loads_the_file_and_agrees_with_pytorch(mediapip
 def test_mediapipe_metadata_min_parser_version_and_vocab(mediapipe_embedder):
     from mediapipe.tasks.python.metadata.metadata import MetadataDisplayer
 
-    from edgebert.formats import mediapipe_version
+    from edgebert._compat import mediapipe_metadata
 
-    mediapipe_version.install()
+    mediapipe_metadata.install()
     shown = MetadataDisplayer.with_model_file(str(mediapipe_embedder / "model.tflite"))
     meta = json.loads(shown.get_metadata_json())
     assert meta["min_parser_version"] == "1.1.0"  # BertTokenizer options + input process units (metadata_version.cc)
@@ -177,7 +177,7 @@ def test_mediapipe_int8_embedder_real_weights(minilm, minilm_model, tmp_path):
 
 def test_mediapipe_refuses_a_cased_vocabulary(tmp_path):
     from edgebert.errors import ExportError
-    from edgebert.formats.mediapipe import write_vocab
+    from edgebert.formats.tflite_mediapipe import write_vocab
 
     class Cased:
         class backend_tokenizer:  # noqa: N801 - mimics the HF attribute

@@ -7,7 +7,8 @@ import pytest
 from edgebert.errors import ParityError, UsageError
 from edgebert.export import export
 from edgebert.formats.base import ExportOptions
-from edgebert.formats.onnx_int8 import PRESETS, TARGETS, detect_target
+from edgebert.device_info import detect_target
+from edgebert.formats.onnx.quantize import PRESETS, TARGETS
 
 VARIANTS = ("onnx-opt", "onnx-int8", "onnx-fp16", "onnx-int8-static")
 
@@ -97,16 +98,16 @@ def _scramble_largest_initializer(path):
 
 
 def test_gate_trips_on_broken_artifact_and_leaves_nothing(minilm, tmp_path, monkeypatch):
-    import edgebert.formats.onnx_int8 as int8
+    import edgebert.formats.onnx as family
 
-    original = int8.export
+    original = family.export
 
-    def broken_export(model, work, opts):
-        info = original(model, work, opts)
+    def broken_export(model, work, opts, session, variant):
+        info = original(model, work, opts, session, variant)
         _scramble_largest_initializer(work / info["model_file"])
         return info
 
-    monkeypatch.setattr(int8, "export", broken_export)
+    monkeypatch.setattr(family, "export", broken_export)
     with pytest.raises(ParityError, match="Parity gate failed: mean cosine") as exc:
         export(str(minilm), "onnx-int8", tmp_path / "broken")
     assert exc.value.exit_code == 3 and list(tmp_path.iterdir()) == []

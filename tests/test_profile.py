@@ -5,14 +5,15 @@ import json
 
 import pytest
 
-from edgebert.bench.profile import category, gflop, model_shape, summarise_runs, typical_runs
+from edgebert.arch import gflop, model_shape
+from edgebert.opprofile import category, summarise_runs, typical_runs
 from edgebert.bench.rows import read_rows
 from tests.cli_helpers import run_cli
 
 
 @pytest.mark.parametrize("arch,expected", [("bert-base-uncased", 22.35), ("distilbert-base-uncased", 11.17)])
 def test_gflop_from_the_config_matches_the_analytic_count(arch, expected):
-    from edgebert.models import packaged_config
+    from edgebert.arch import packaged_config
 
     layers, hidden, inter = model_shape(packaged_config(arch))
     # by hand, per layer at S=128, H=768, I=3072: QKV+output 4*2*S*H^2 = 603,979,776; scores+context

@@ -22,18 +22,18 @@ def main() -> None:
     quiet_libraries()
     from edgebert.errors import EdgebertError
     from edgebert.export import export_model
-    from edgebert.formats.base import ExportOptions
+    from edgebert.formats.base import ExportOptions, ExportSession
     from edgebert.models import load_model
 
     results: dict[str, str | None] = {}
     result_path = Path(spec["result_path"])
     model = load_model(spec["model"], random_weights=spec["random_weights"])
-    model.cache["keep_files"] = True  # formats share the ONNX trace and the fp32 .tflite
+    session = ExportSession(keep_files=True)  # formats share the ONNX trace, the fp32 .tflite, the references
     seconds: dict[str, float] = {}
     for fmt, out in spec["outputs"].items():
         start = time.perf_counter()
         try:
-            export_model(model, fmt, Path(out), ExportOptions(), force=True)
+            export_model(model, fmt, Path(out), ExportOptions(), force=True, session=session)
             results[fmt] = None
         except EdgebertError as err:
             results[fmt] = str(err)

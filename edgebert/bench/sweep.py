@@ -15,7 +15,7 @@ from edgebert.bench.rows import Row, append_rows, read_rows, row_key
 from edgebert.bench.targets import Target, identity
 from edgebert.bench.worker import machine_fields
 from edgebert.errors import UsageError
-from edgebert.formats.base import check_device
+from edgebert.runner import check_device
 
 
 @dataclass
@@ -47,6 +47,21 @@ class SweepConfig:
         if any(n <= 0 for n in self.batches + self.seq_lens):
             raise UsageError("--batch and --seq take positive whole numbers")
         self.threads = self.threads or os.cpu_count() or 1
+
+
+    @classmethod
+    def build(cls, suite: bool = False, **given: Any) -> "SweepConfig":
+        """A config from CLI values: options left as None take the plain defaults, or the suite's with `suite`."""
+        defaults = SUITE_DEFAULTS if suite else {}
+        values = {k: defaults.get(k) if v is None else v for k, v in given.items()}
+        values = {k: v for k, v in values.items() if v is not None}  # the rest: the dataclass's own defaults
+        if suite:
+            values["profile"] = True  # the suite always records where the time goes
+        return cls(**values)
+
+
+# The suite measures ~45 rows: shorter rows (>= 30 runs and >= 4 s, 5 warm-ups), repeated twice and interleaved.
+SUITE_DEFAULTS: dict[str, Any] = {"warmup": 5, "min_runs": 30, "min_seconds": 4.0, "repeats": 2}
 
 
 LABEL_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ._-+()/,#@")

@@ -9,7 +9,8 @@ from typing import Any
 from edgebert.bundle import MANIFEST, Bundle
 from edgebert.errors import UsageError
 from edgebert.formats import get_format
-from edgebert.models import ARCHITECTURES, WEIGHT_FILES, sha256_files
+from edgebert.arch import ARCHITECTURES
+from edgebert.models import WEIGHT_FILES, sha256_files
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,15 @@ def read_texts(path: Path) -> list[str]:
     return texts
 
 
+def resolve_texts(option: str | None) -> tuple[list[str] | None, str]:
+    """`--texts`: None, 'sample' (the shipped sample) or a file; returns the texts and the name rows record."""
+    if option is None:
+        return None, ""
+    if option == "sample":
+        return default_texts(), "sample"
+    return read_texts(Path(option)), Path(option).name
+
+
 @dataclass
 class Answer:
     e2e_ns: int
@@ -61,7 +70,7 @@ class BundleAnswerer:
     """A bundle's Predictor: encode -> run (the format pads as it must) -> softmax or pooled embedding."""
 
     def __init__(self, predictor: Any) -> None:
-        from edgebert.formats.base import pick_length
+        from edgebert.runner import pick_length
 
         self.p = predictor
         shapes = predictor.bundle.manifest.get("shapes") or {}
@@ -74,7 +83,7 @@ class BundleAnswerer:
 
         clock = time.perf_counter_ns
         start = clock()
-        if hasattr(self.p.runner, "run_text"):  # the graph tokenizes: the run is the whole model part
+        if self.p.runner.takes_text:  # the graph tokenizes: the run is the whole model part
             mid = clock()
             out = self.p.runner.run_text([text])
             end_model = clock()

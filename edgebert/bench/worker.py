@@ -81,9 +81,9 @@ def _load(target: Target, device: str, threads: int) -> tuple[Any, int, list[str
             "golden_max_abs": result.max_abs, "golden_mean_cosine": result.mean_cosine,
             "golden_agreement": result.agreement, "golden_reason": result.reason,
             "_shape": (arch.get("layers"), arch.get("hidden"), arch.get("intermediate"))}, BundleAnswerer(predictor)
-    from edgebert.bench.profile import model_shape
+    from edgebert.arch import model_shape
     from edgebert.bench.texts import TorchAnswerer
-    from edgebert.formats.pytorch import TorchRunner, weights_mb
+    from edgebert.runtimes.torch_eager import TorchRunner, weights_mb
     from edgebert.models import load_model
 
     model = load_model(target.ref, random_weights=target.random_weights, task=target.task)
@@ -97,13 +97,15 @@ def _load(target: Target, device: str, threads: int) -> tuple[Any, int, list[str
 def _profile(runner: Any, spec: dict[str, Any], vocab: int, names: list[str], shape: Any, p50_ms: float
              ) -> dict[str, Any]:
     """After timing: the runtime's per-op profile, the shape's GFLOP and achieved GFLOP/s vs the fp32 GEMM peak."""
-    from edgebert.bench.profile import fp32_peak_gflops, gflop
+    from edgebert.arch import gflop
+    from edgebert.opprofile import fp32_peak_gflops
     from edgebert.inputs import bench_feed
 
     fields: dict[str, Any] = {"fp32_peak_gflops": round(fp32_peak_gflops(0.5), 1)}
-    if hasattr(runner, "profile") and not hasattr(runner, "run_text"):
-        feed = bench_feed(spec["batch"], spec["seq_len"], vocab, names)
-        fields["profile"] = prof = runner.profile(feed, runs=max(3, min(20, int(2000 / max(p50_ms, 1)))))
+    feed = bench_feed(spec["batch"], spec["seq_len"], vocab, names)
+    prof = None if runner.takes_text else runner.profile(feed, runs=max(3, min(20, int(2000 / max(p50_ms, 1)))))
+    if prof is not None:
+        fields["profile"] = prof
         if prof.get("wall_ms"):  # what profiling itself costs: ONNX Runtime's profiler ~8 us a node (+13% on MiniLM)
             prof["overhead_pct"] = round(100 * (prof["wall_ms"] / p50_ms - 1), 1)
     else:

@@ -32,9 +32,9 @@ def label_names_of(target: str) -> list[str]:
     else:
         from transformers import AutoConfig
 
-        from edgebert.models import _require_torch
+        from edgebert.models import require_torch
 
-        _require_torch()
+        require_torch()
         try:
             config = AutoConfig.from_pretrained(target)
         except (OSError, ValueError) as err:
@@ -83,7 +83,7 @@ def _torch_outputs(spec: str, ds: Dataset) -> tuple[np.ndarray, dict[str, Any]]:
             truncated += sum(len(ids) > model.max_positions for ids in full)
             outs.append(model.module(*[enc[n] if n in enc else torch.zeros_like(enc["input_ids"])
                                        for n in model.input_names]).float().numpy())
-    from edgebert.formats.pytorch import weights_mb
+    from edgebert.runtimes.torch_eager import weights_mb
 
     return np.concatenate(outs), {"model": model.name, "format": "pytorch", "source": spec, "labels": model.labels,
                                   "max_tokens": model.max_positions, "truncated_rows": truncated,

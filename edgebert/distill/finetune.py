@@ -30,9 +30,9 @@ def load_base(spec: str, label_names: list[str] | None, seed: int) -> tuple[Any,
     import torch
     from transformers import AutoConfig, AutoModelForSequenceClassification
 
-    from edgebert.models import _load_tokenizer, _require_torch
+    from edgebert.models import load_tokenizer, require_torch
 
-    _require_torch()
+    require_torch()
     if not Path(spec).exists() and spec.startswith((".", "/", "~")):
         raise ModelLoadError(f"Model path '{spec}' does not exist")
     names = label_names or ["score"]
@@ -45,7 +45,7 @@ def load_base(spec: str, label_names: list[str] | None, seed: int) -> tuple[Any,
                                                                    ignore_mismatched_sizes=True)
     except (OSError, ValueError) as err:
         raise ModelLoadError(f"Could not load '{spec}': {first_line(err)}") from err
-    tokenizer = _load_tokenizer(spec)
+    tokenizer = load_tokenizer(spec)
     if tokenizer is None:
         raise ModelLoadError(f"'{spec}' has no tokenizer files; fine-tuning needs one")
     if model.config.model_type not in ("bert", "distilbert"):
@@ -60,6 +60,7 @@ def finetune(spec: str, out: Path, *, data: Path, eval_data: Path | None, cfg: T
     from edgebert.distill.losses import Recipe
     from edgebert.distill.run import finish, labelled, metric_eval
 
+    cfg = cfg.evaluating(eval_data is not None)
     work = out.with_name(f".{out.name}.training")
     if not resume:
         check_out_dir(out, force)

@@ -27,9 +27,9 @@ def load_teacher(spec: str, objective: str) -> tuple[Any, Any]:
     """The teacher as an HF model with the head the objective needs, and its tokenizer."""
     from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM, AutoModelForSequenceClassification
 
-    from edgebert.models import _load_tokenizer, _require_torch
+    from edgebert.models import load_tokenizer, require_torch
 
-    _require_torch()
+    require_torch()
     path = Path(spec)
     if not path.exists() and spec.startswith((".", "/", "~")):
         raise ModelLoadError(f"Teacher path '{spec}' does not exist")
@@ -41,7 +41,7 @@ def load_teacher(spec: str, objective: str) -> tuple[Any, Any]:
                                          config.model_type == "bert" else {}))
     except (OSError, ValueError) as err:
         raise ModelLoadError(f"Could not load teacher '{spec}': {first_line(err)}") from err
-    tokenizer = _load_tokenizer(spec)
+    tokenizer = load_tokenizer(spec)
     if tokenizer is None:
         raise ModelLoadError(f"Teacher '{spec}' has no tokenizer files; distillation needs one")
     if objective == "task" and not any("SequenceClassification" in a for a in (config.architectures or [])):
@@ -141,7 +141,15 @@ def labelled(data: Path, eval_data: Path | None, task: str | None, columns: Any,
     return ds, held
 
 
-def distill(teacher_spec: str, out: Path, *, objective: str, recipe: Recipe, layer_map: list[int] | str,
+def default_objective(task: str | None, data: Path | None) -> str:
+    """task for a GLUE preset or a labelled file (CSV/TSV/JSONL), hidden for a plain text file."""
+    from edgebert.distill.data import FORMATS as DATA_SUFFIXES
+
+    labelled_file = data is not None and data.suffix.lower() in DATA_SUFFIXES
+    return "task" if task is not None or labelled_file else "hidden"
+
+
+def distill(teacher_spec: str, out: Path, *, objective: str | None, recipe: Recipe, layer_map: list[int] | str,
             n_layers: int | None, cfg: TrainConfig, task: str | None = None, data: Path | None = None,
             eval_data: Path | None = None, skip_bad_rows: bool = False, resume: bool = False, force: bool = False,
             init: str = "teacher", on_step: Callable[[int, dict[str, float]], None] | None = None,
@@ -153,6 +161,8 @@ def distill(teacher_spec: str, out: Path, *, objective: str, recipe: Recipe, lay
     from edgebert.distill.data import read_text
     from edgebert.distill.student import build_student, resolve_layer_map
 
+    objective = objective or default_objective(task, data)
+    cfg = cfg.evaluating(eval_data is not None)
     if objective not in ("task", "mlm", "hidden"):
         raise UsageError(f"Unknown objective '{objective}'. Valid: task, mlm, hidden")
     if objective == "task" and data is None:

@@ -40,6 +40,22 @@ class TrainConfig:
     mlm_probability: float = 0.15
     device: str = "cpu"
 
+    def __post_init__(self) -> None:
+        from edgebert.errors import UsageError
+
+        for name in ("steps", "batch_size", "grad_accum", "max_len"):
+            if getattr(self, name) <= 0:
+                raise UsageError(f"--{name.replace('_', '-')} must be a positive whole number "
+                                 f"(got {getattr(self, name)})")
+        if not self.lr > 0:
+            raise UsageError(f"--lr must be positive (got {self.lr:g})")
+
+    def evaluating(self, has_eval: bool) -> "TrainConfig":
+        """With held-out data and no --eval-every, score once at the end."""
+        from dataclasses import replace
+
+        return replace(self, eval_every=self.eval_every or (self.steps if has_eval else 0))
+
 
 def layer_pairs(layer_map: list[int], n_teacher: int) -> list[tuple[int, int]]:
     """(student hidden index, teacher hidden index) for the cosine loss: student layer j stands in for teacher

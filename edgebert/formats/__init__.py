@@ -1,23 +1,35 @@
-"""Every export format: one module each, listed in FORMATS. Adding a format = one module + one line here."""
+"""Every export format, declared once: a family module (how to export and load), the variant it exports (precision
+or graph form), and what the format can do (Capabilities). Adding a format = one line here (plus a family module
+when the runtime is new); callers ask `spec.caps`, never the runner.
+
+Family modules import only numpy and edgebert at the top; torch, exporters and runtimes load inside functions,
+so listing formats (or loading one on a device) never pulls in torch.
+"""
 from __future__ import annotations
 
-import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from edgebert.errors import UsageError
+from edgebert.formats import executorch, onnx, onnx_mobile, onnx_text, openvino, tflite, tflite_mediapipe
+from edgebert.formats.base import Capabilities, ExportOptions, ExportSession
+from edgebert.runner import Runner
 
 ORT_APPS = "ONNX Runtime Mobile (onnxruntime-android, onnxruntime-objc / onnxruntime-c pods)"
 
 
 @dataclass(frozen=True)
 class FormatSpec:
-    """A format's name, the module implementing export()/load(), and what it needs installed."""
+    """A format's name, its family and variant, what it can do, and what it needs installed."""
 
     name: str
-    module: str
+    family: ModuleType
+    variant: str  # fp32 | fp16 | int8 | opt | int8-static: passed to the family's export()
     description: str
     lossy: bool = False  # gated on agreement/cosine instead of max-abs
+    caps: Capabilities = field(default_factory=Capabilities)
     export_extra: str = "onnx"  # pip extra needed to export
     runtime_extra: str = "runtime"  # pip extra needed to run the bundle on a device
     runtime: str = "onnxruntime"  # the runtime that runs the bundle (recorded in bench rows)
@@ -26,63 +38,72 @@ class FormatSpec:
     app_sdk: str = ORT_APPS  # what consumes the bundle inside a mobile/edge app
     in_suite: bool = True  # the efficiency suite exports it unless formats are named
 
-    def impl(self) -> ModuleType:
-        return importlib.import_module(self.module)
+    def export(self, model: Any, work: Path, opts: ExportOptions, session: ExportSession) -> dict[str, Any]:
+        """Write the artifact into `work`; returns the manifest fields the format adds."""
+        return self.family.export(model, work, opts, session, self.variant)
+
+    def load(self, bundle: Any, device: str = "cpu", threads: int | None = None) -> Runner:
+        return self.family.load(bundle, device, threads)
+
+    def reference_model(self, model: Any, opts: ExportOptions, session: ExportSession) -> Any:
+        """What the artifact computes, in PyTorch: the model itself, or the model wrapped as the graph wraps it."""
+        return self.family.reference_model(model, opts, session) if self.caps.wraps_outputs else model
 
 
-_OPENVINO = dict(export_extra="openvino", runtime_extra="runtime-openvino", runtime="openvino",
-                 runtime_modules=("openvino",), export_modules=("torch", "transformers", "onnx", "openvino"),
+_INT8 = Capabilities(batch_invariant=False, op_profiler=True)  # dynamic INT8: activation scales span the batch
+_ORT = Capabilities(op_profiler=True)
+_OPENVINO = dict(caps=Capabilities(static_shapes="optional", op_profiler=True), export_extra="openvino",
+                 runtime_extra="runtime-openvino", runtime="openvino", runtime_modules=("openvino",),
+                 export_modules=("torch", "transformers", "onnx", "openvino"),
                  app_sdk="OpenVINO Runtime (C/C++, Python; Linux, Windows, macOS, ARM64)")
-_TFLITE = dict(export_extra="tflite", runtime="ai-edge-litert", runtime_modules=("ai_edge_litert",),
+_TFLITE = dict(caps=Capabilities(static_shapes="always", batch_one=True), export_extra="tflite",
+               runtime="ai-edge-litert", runtime_modules=("ai_edge_litert",),
                export_modules=("torch", "transformers", "litert_torch", "ai_edge_quantizer", "ai_edge_litert"),
                app_sdk="LiteRT / TensorFlow Lite Interpreter (Android, iOS, C++), tensors in and out")
-_MEDIAPIPE = {**_TFLITE, "export_extra": "mediapipe",
-              "export_modules": _TFLITE["export_modules"] + ("mediapipe",),
+_MEDIAPIPE = {**_TFLITE, "export_extra": "mediapipe", "export_modules": _TFLITE["export_modules"] + ("mediapipe",),
+              "caps": Capabilities(wraps_outputs=True, static_shapes="always", batch_one=True),
               "app_sdk": "MediaPipe Tasks Text: TextClassifier / TextEmbedder load the file by path (Android "
                          "com.google.mediapipe:tasks-text, iOS MediaPipeTasksText, Python mediapipe)"}
-
-_EXECUTORCH = dict(export_extra="executorch", runtime_extra="executorch", runtime="executorch",
-                   runtime_modules=("executorch.runtime",), export_modules=("torch", "transformers", "executorch"),
+_EXECUTORCH = dict(caps=Capabilities(batch_one=True), export_extra="executorch", runtime_extra="executorch",
+                   runtime="executorch", runtime_modules=("executorch.runtime",),
+                   export_modules=("torch", "transformers", "executorch"),
                    app_sdk="ExecuTorch with XNNPACK (Android org.pytorch:executorch-android, iOS ExecuTorch Swift "
                            "package)")
 
 _SPECS = (
-    FormatSpec("onnx", "edgebert.formats.onnx", "ONNX fp32, dynamic batch/sequence"),
-    FormatSpec("onnx-opt", "edgebert.formats.onnx_opt",
-               "ONNX fp32 + ONNX Runtime transformer fusions (counts in the manifest)"),
-    FormatSpec("onnx-int8", "edgebert.formats.onnx_int8",
-               "dynamic INT8 (int8 weights, run-time activation quantisation), per-CPU preset", lossy=True),
-    FormatSpec("onnx-int8-static", "edgebert.formats.onnx_int8_static",
-               "static QDQ INT8 calibrated on text (--calibration-text)", lossy=True, in_suite=False),
-    FormatSpec("onnx-fp16", "edgebert.formats.onnx_fp16", "fp16 weights/compute, fp32 I/O, for GPUs", lossy=True),
-    FormatSpec("onnx-text", "edgebert.formats.onnx_text",
+    FormatSpec("onnx", onnx, "fp32", "ONNX fp32, dynamic batch/sequence", caps=_ORT),
+    FormatSpec("onnx-opt", onnx, "opt", "ONNX fp32 + ONNX Runtime transformer fusions (counts in the manifest)",
+               caps=_ORT),
+    FormatSpec("onnx-int8", onnx, "int8", "dynamic INT8 (int8 weights, run-time activation quantisation), per-CPU "
+               "preset", lossy=True, caps=_INT8),
+    FormatSpec("onnx-int8-static", onnx, "int8-static", "static QDQ INT8 calibrated on text (--calibration-text)",
+               lossy=True, caps=_ORT, in_suite=False),
+    FormatSpec("onnx-fp16", onnx, "fp16", "fp16 weights/compute, fp32 I/O, for GPUs", lossy=True, caps=_ORT),
+    FormatSpec("onnx-text", onnx_text, "fp32",
                "text in, answer out: the tokenizer inside the graph (onnxruntime-extensions BertTokenizer op)",
+               caps=Capabilities(takes_text=True, wraps_outputs=True, batch_one=True),
                export_modules=("torch", "transformers", "onnx", "onnxruntime", "onnxruntime_extensions"),
                runtime_modules=("onnxruntime", "onnxruntime_extensions"),
                app_sdk=f"{ORT_APPS} + onnxruntime-extensions (Android/iOS packages): raw strings in"),
-    FormatSpec("onnx-mobile", "edgebert.formats.ort_mobile",
-               "ORT format (.ort, Fixed optimizations, ARM target) + required_operators.config for minimal builds"),
-    FormatSpec("onnx-mobile-int8", "edgebert.formats.ort_mobile_int8",
-               "onnx-mobile with dynamic INT8 (arm64 preset unless --target)", lossy=True),
-    FormatSpec("openvino", "edgebert.formats.openvino", "OpenVINO IR fp32 (dynamic, or --static-shape)", **_OPENVINO),
-    FormatSpec("openvino-fp16", "edgebert.formats.openvino_fp16", "OpenVINO IR, fp16-compressed weights",
-               lossy=True, **_OPENVINO),
-    FormatSpec("openvino-int8", "edgebert.formats.openvino_int8",
-               "OpenVINO IR, NNCF post-training INT8 (weights + activations)", lossy=True,
-               **{**_OPENVINO, "export_modules": ("torch", "transformers", "onnx", "openvino", "nncf")}),
-    FormatSpec("tflite", "edgebert.formats.tflite", "TFLite fp32, static --seq-len, batch 1 (ai-edge-litert)",
-               **_TFLITE),
-    FormatSpec("tflite-fp16", "edgebert.formats.tflite_fp16", "TFLite, fp16 weights", lossy=True, **_TFLITE),
-    FormatSpec("tflite-int8", "edgebert.formats.tflite_int8", "TFLite, dynamic-range int8 weights", lossy=True,
-               **_TFLITE),
-    FormatSpec("executorch", "edgebert.formats.executorch",
-               "ExecuTorch .pte, XNNPACK delegate, batch 1, dynamic sequence (bounded by max positions)", **_EXECUTORCH),
-    FormatSpec("executorch-int8", "edgebert.formats.executorch_int8",
-               "ExecuTorch .pte, XNNPACK, dynamic per-channel int8 Linear layers (pt2e)", lossy=True, **_EXECUTORCH),
-    FormatSpec("tflite-mediapipe", "edgebert.formats.mediapipe",
-               "TFLite + MediaPipe metadata (tokenizer, labels; softmax/pooling inside), fixed --seq-len", **_MEDIAPIPE),
-    FormatSpec("tflite-mediapipe-int8", "edgebert.formats.mediapipe_int8",
-               "tflite-mediapipe with dynamic-range int8 weights", lossy=True, **_MEDIAPIPE),
+    FormatSpec("onnx-mobile", onnx_mobile, "fp32", "ORT format (.ort, Fixed optimizations, ARM target) + "
+               "required_operators.config for minimal builds", caps=_ORT),
+    FormatSpec("onnx-mobile-int8", onnx_mobile, "int8", "onnx-mobile with dynamic INT8 (arm64 preset unless "
+               "--target)", lossy=True, caps=_INT8),
+    FormatSpec("openvino", openvino, "fp32", "OpenVINO IR fp32 (dynamic, or --static-shape)", **_OPENVINO),
+    FormatSpec("openvino-fp16", openvino, "fp16", "OpenVINO IR, fp16-compressed weights", lossy=True, **_OPENVINO),
+    FormatSpec("openvino-int8", openvino, "int8", "OpenVINO IR, NNCF post-training INT8 (weights + activations)",
+               lossy=True, **{**_OPENVINO, "export_modules": ("torch", "transformers", "onnx", "openvino", "nncf")}),
+    FormatSpec("tflite", tflite, "fp32", "TFLite fp32, static --seq-len, batch 1 (ai-edge-litert)", **_TFLITE),
+    FormatSpec("tflite-fp16", tflite, "fp16", "TFLite, fp16 weights", lossy=True, **_TFLITE),
+    FormatSpec("tflite-int8", tflite, "int8", "TFLite, dynamic-range int8 weights", lossy=True, **_TFLITE),
+    FormatSpec("executorch", executorch, "fp32", "ExecuTorch .pte, XNNPACK delegate, batch 1, dynamic sequence "
+               "(bounded by max positions)", **_EXECUTORCH),
+    FormatSpec("executorch-int8", executorch, "int8", "ExecuTorch .pte, XNNPACK, dynamic per-channel int8 Linear "
+               "layers (pt2e)", lossy=True, **_EXECUTORCH),
+    FormatSpec("tflite-mediapipe", tflite_mediapipe, "fp32", "TFLite + MediaPipe metadata (tokenizer, labels; "
+               "softmax/pooling inside), fixed --seq-len", **_MEDIAPIPE),
+    FormatSpec("tflite-mediapipe-int8", tflite_mediapipe, "int8", "tflite-mediapipe with dynamic-range int8 weights",
+               lossy=True, **_MEDIAPIPE),
 )
 FORMATS: dict[str, FormatSpec] = {spec.name: spec for spec in _SPECS}
 

@@ -1,14 +1,15 @@
-"""The runner interface every format implements: load once, run many."""
+"""The export side of the format contract: what a format declares it can do (Capabilities), the options every
+exporter reads (ExportOptions), and what exports of one model share (ExportSession). The device side (Runner) is
+edgebert.runner.
+"""
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, field
-from typing import Protocol
-
-import numpy as np
+from pathlib import Path
+from typing import Any, Callable
 
 from edgebert.parity import Gate
-
-DEVICES = ("cpu", "cuda", "tensorrt")
 
 
 @dataclass
@@ -46,39 +47,48 @@ class ExportOptions:
                     use_agreement=not random_weights, min_margin=self.min_margin)
 
 
-class Runner(Protocol):
-    """A loaded artifact. `run` takes int64 arrays (B, T) by input name and returns the model's one output."""
+@dataclass(frozen=True)
+class Capabilities:
+    """What a format can do, declared where it is defined; callers ask this instead of probing runners."""
 
-    runtime: str
-    runtime_version: str
-    device: str
-    input_names: list[str]
-
-    def run(self, feed: dict[str, np.ndarray]) -> np.ndarray: ...
-
-
-def check_device(device: str) -> None:
-    from edgebert.errors import UsageError
-
-    if device not in DEVICES:
-        raise UsageError(f"Unknown device '{device}'. Valid: {', '.join(DEVICES)}")
+    takes_text: bool = False  # the graph tokenizes: raw strings in (Runner.run_text), one text per run
+    wraps_outputs: bool = False  # the graph adds inputs/softmax/pooling: gated against the family's reference_model
+    static_shapes: str = "no"  # "no" | "always" (fixed length per file) | "optional" (--static-shape)
+    batch_one: bool = False  # the artifact runs one sequence at a time; the runner loops over a batch
+    batch_invariant: bool = True  # False: a text's output may depend on its batchmates (dynamic INT8); measured
+    op_profiler: bool = False  # the runtime's Python API gives per-operator times (bench --profile)
 
 
-def pick_length(lengths: list[int], needed: int) -> int:
-    """The smallest static length that fits `needed` tokens (inputs longer than the largest are refused)."""
-    fitting = [n for n in sorted(lengths) if n >= needed]
-    if not fitting:
-        from edgebert.errors import UsageError
+@dataclass
+class ExportSession:
+    """What exports of one model in one process share: PyTorch references (computed once per model, texts and
+    length), intermediate files (one ONNX trace, one fp32 .tflite) when `keep_files`, and derived models (a
+    format's reference_model). The efficiency suite's export worker keeps files; a single export does not."""
 
-        raise UsageError(f"Input of {needed} tokens is longer than this bundle's largest static length "
-                         f"{max(lengths)}. Fix: re-export with --seq-len {needed} (or more)")
-    return fitting[0]
+    keep_files: bool = False
+    memo: dict[Any, Any] = field(default_factory=dict, repr=False)
+    _files: dict[Any, Path] = field(default_factory=dict, repr=False)
+    _keep_dir: Path | None = field(default=None, repr=False)
 
+    def once(self, key: Any, build: Callable[[], Any]) -> Any:
+        """build() the first time `key` is asked for in this session, the stored value after."""
+        if key not in self.memo:
+            self.memo[key] = build()
+        return self.memo[key]
 
-def pad_feed(feed: dict[str, np.ndarray], length: int) -> dict[str, np.ndarray]:
-    """Right-pad every (B, T) input to (B, length) with 0 (pad id, masked out by attention_mask = 0)."""
-    out = {}
-    for name, arr in feed.items():
-        pad = length - arr.shape[1]
-        out[name] = np.pad(arr, ((0, 0), (0, pad))) if pad > 0 else arr
-    return out
+    def reuse(self, key: Any, dest: Path, build: Callable[[Path], None]) -> None:
+        """Write an intermediate file to `dest`: built once per key, copied after that when files are kept."""
+        kept = self._files.get(key)
+        if kept is not None and kept.is_file():
+            shutil.copyfile(kept, dest)
+            return
+        build(dest)
+        if self.keep_files:
+            if self._keep_dir is None:
+                import atexit
+                import tempfile
+
+                self._keep_dir = Path(tempfile.mkdtemp(prefix="edgebert-keep-"))
+                atexit.register(shutil.rmtree, self._keep_dir, True)
+            self._files[key] = self._keep_dir / f"{len(self._files)}-{dest.name}"
+            shutil.copyfile(dest, self._files[key])

@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from edgebert.bundle import Bundle
 from edgebert.errors import BundleError, ExportError, MissingRuntime, UsageError, first_line
-from edgebert.formats.base import ExportOptions
+from edgebert.formats.base import ExportOptions, ExportSession
 from edgebert.models import LoadedModel
 from edgebert.quiet import native_quiet
+from edgebert.runner import Runner
 
 MODEL_FILE = "model.pte"
 TORCH_PAIR = {"1.4": "2.13"}  # executorch minor -> the torch minor its bindings are built against (torch_pin.py)
@@ -84,14 +84,17 @@ def _operators(edge: Any) -> tuple[int, dict[str, int]]:
     return delegated, dict(sorted(outside.items()))
 
 
-def export_variant(model: LoadedModel, work: Path, opts: ExportOptions, int8: bool) -> dict[str, Any]:
+def export(model: LoadedModel, work: Path, opts: ExportOptions, session: ExportSession,
+           precision: str) -> dict[str, Any]:
+    """torch.export at batch 1 with a dynamic sequence, lowered to XNNPACK; int8: dynamic per-channel Linears."""
+    int8 = precision == "int8"
     version = _check_versions()
     import torch
     from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
     from executorch.exir import to_edge_transform_and_lower
     from torch.export import Dim, export
 
-    from edgebert.formats.onnx import eager_attention
+    from edgebert.formats.onnx.trace import eager_attention
     from edgebert.inputs import random_ids
 
     # Batch 1, dynamic sequence: ExecuTorch plans activation memory for the largest allowed shape, and a dynamic
@@ -132,16 +135,12 @@ def export_variant(model: LoadedModel, work: Path, opts: ExportOptions, int8: bo
     return info
 
 
-def export(model: LoadedModel, work: Path, opts: ExportOptions) -> dict[str, Any]:
-    return export_variant(model, work, opts, int8=False)
-
-
-class ExecuTorchRunner:
+class ExecuTorchRunner(Runner):
     """The .pte loaded once by executorch.runtime; XNNPACK's threadpool sized to `threads`."""
 
     runtime = "executorch"
 
-    def __init__(self, bundle: Bundle, device: str = "cpu", threads: int | None = None) -> None:
+    def __init__(self, bundle: Any, device: str = "cpu", threads: int | None = None) -> None:
         if device != "cpu":
             raise UsageError(f"The ExecuTorch runner runs on cpu here, not '{device}'")
         try:
@@ -179,5 +178,5 @@ class ExecuTorchRunner:
         return np.concatenate(rows)
 
 
-def load(bundle: Bundle, device: str = "cpu", threads: int | None = None) -> ExecuTorchRunner:
+def load(bundle: Any, device: str = "cpu", threads: int | None = None) -> ExecuTorchRunner:
     return ExecuTorchRunner(bundle, device, threads)

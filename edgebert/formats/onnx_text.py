@@ -18,12 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from edgebert.bundle import Bundle
 from edgebert.errors import ExportError, MissingRuntime, UsageError, first_line
-from edgebert.formats.base import ExportOptions
-from edgebert.formats.onnx import MODEL_FILE, export_onnx, versions
-from edgebert.formats.ort import OrtRunner
+from edgebert.formats.base import ExportOptions, ExportSession
+from edgebert.formats.onnx import MODEL_FILE, versions
+from edgebert.formats.onnx.trace import export_onnx
 from edgebert.models import LoadedModel
+from edgebert.runtimes.ort import OrtRunner
 
 TEXT_INPUT = "text"
 TOKEN_OUTPUTS = ("input_ids", "token_type_ids", "attention_mask")  # the op's outputs, 1-D int64 each
@@ -56,13 +56,14 @@ def _pooled(inner: Any) -> Any:
     return wrapped
 
 
-def reference_model(model: LoadedModel, opts: ExportOptions) -> LoadedModel:
+def reference_model(model: LoadedModel, opts: ExportOptions, session: ExportSession) -> LoadedModel:
+    """Classifiers as they are; encoders mean-pooled inside the graph (an app wants one vector per text)."""
     if model.tokenizer is None:
         raise UsageError("onnx-text puts the model's tokenizer into the graph: this model has none")
     if model.task == "classification":
         return model
-    return dataclasses.replace(model, module=_pooled(model.module), output_name="embedding",
-                               output_kind="embedding", cache={})
+    return session.once((id(model.module), "onnx-text-reference"), lambda: dataclasses.replace(
+        model, module=_pooled(model.module), output_name="embedding", output_kind="embedding"))
 
 
 def tokenizer_attributes(tokenizer: Any, max_length: int) -> dict[str, Any]:
@@ -104,7 +105,8 @@ def _merge(pre: Any, main: Any, names: list[str], output: str) -> Any:
     return compose.merge_models(pre, main, io_map=[(f"{n}_2d", n) for n in names], outputs=[output])
 
 
-def export(model: LoadedModel, work: Path, opts: ExportOptions) -> dict[str, Any]:
+def export(model: LoadedModel, work: Path, opts: ExportOptions, session: ExportSession,
+           variant: str = "fp32") -> dict[str, Any]:
     import importlib.metadata as md
 
     import onnx
@@ -116,7 +118,7 @@ def export(model: LoadedModel, work: Path, opts: ExportOptions) -> dict[str, Any
     attrs = tokenizer_attributes(model.tokenizer, model.max_positions)
     with tempfile.TemporaryDirectory(prefix="edgebert-text-") as tmp:
         main_path = Path(tmp) / "model.onnx"
-        export_onnx(model, main_path, opts.opset)
+        export_onnx(model, main_path, opts.opset, session)
         try:
             pre, _ = gen_processing_models("BertTokenizer", pre_kwargs=dict(attrs))
             merged = _merge(pre, onnx.load(str(main_path)), model.input_names, model.output_name)
@@ -137,6 +139,8 @@ def export(model: LoadedModel, work: Path, opts: ExportOptions) -> dict[str, Any
 class TextRunner(OrtRunner):
     """An ORT session with the extensions' custom ops; one text (or pair) per run, as the op takes."""
 
+    takes_text = True
+
     def __init__(self, model_path: Path, device: str = "cpu", threads: int | None = None) -> None:
         try:
             from onnxruntime_extensions import get_library_path
@@ -155,5 +159,5 @@ class TextRunner(OrtRunner):
         raise UsageError("This bundle's graph takes raw text (input 'text'), not token ids")
 
 
-def load(bundle: Bundle, device: str = "cpu", threads: int | None = None) -> TextRunner:
+def load(bundle: Any, device: str = "cpu", threads: int | None = None) -> TextRunner:
     return TextRunner(bundle.model_file, device, threads)

@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from edgebert.bundle import Bundle
 from edgebert.errors import BundleError, ExportError, MissingRuntime, UsageError, first_line
-from edgebert.formats.base import ExportOptions, pad_feed, pick_length
+from edgebert.formats.base import ExportOptions, ExportSession
 from edgebert.models import LoadedModel
+from edgebert.runner import Runner, pad_feed, pick_length
 
 
 def _ov() -> Any:
@@ -31,7 +31,7 @@ def _quantize(ov_model: Any, model: LoadedModel, opts: ExportOptions) -> tuple[A
     quantised model misses the accuracy gate on the calibration-independent parity inputs."""
     import nncf
 
-    from edgebert.formats.onnx_int8 import detect_target
+    from edgebert.device_info import detect_target
     from edgebert.inputs import calibration_feeds, parity_batches
     from edgebert.parity import compare, torch_reference
 
@@ -59,14 +59,15 @@ def _quantize(ov_model: Any, model: LoadedModel, opts: ExportOptions) -> tuple[A
                         "fallback_reason": f"post-training INT8 missed the gate: {why}"}
 
 
-def export_variant(model: LoadedModel, work: Path, opts: ExportOptions, precision: str) -> dict[str, Any]:
+def export(model: LoadedModel, work: Path, opts: ExportOptions, session: ExportSession,
+           precision: str) -> dict[str, Any]:
     """Write model.xml/.bin (or model-sL.xml/.bin per static length) in fp32, fp16 or int8."""
     ov = _ov()
-    from edgebert.formats.onnx import export_onnx
+    from edgebert.formats.onnx.trace import export_onnx
 
     with tempfile.TemporaryDirectory(prefix="edgebert-ov-") as tmp:
         onnx_path = Path(tmp) / "model.onnx"
-        export_onnx(model, onnx_path, opts.opset)
+        export_onnx(model, onnx_path, opts.opset, session)
         try:
             ov_model = ov.convert_model(str(onnx_path))
         except Exception as err:  # noqa: BLE001
@@ -102,11 +103,7 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def export(model: LoadedModel, work: Path, opts: ExportOptions) -> dict[str, Any]:
-    return export_variant(model, work, opts, "fp32")
-
-
-class OVRunner:
+class OVRunner(Runner):
     """Compiled once per IR (per static length); threads via INFERENCE_NUM_THREADS, latency hint, f32 math."""
 
     runtime = "openvino"
@@ -135,7 +132,7 @@ class OVRunner:
         return cls({0: ov.Core().compile_model(ov_model, "CPU", cls._config(threads))}, device, ov.get_version())
 
     @classmethod
-    def from_bundle(cls, bundle: Bundle, device: str, threads: int | None) -> "OVRunner":
+    def from_bundle(cls, bundle: Any, device: str, threads: int | None) -> "OVRunner":
         if device != "cpu":
             raise UsageError(f"The OpenVINO runner runs on cpu here, not '{device}'")
         ov = _ov()
@@ -160,16 +157,16 @@ class OVRunner:
         key = pick_length(list(self._requests), seq)
         return key, pad_feed(feed, key)
 
-    def profile(self, feed: dict[str, np.ndarray], runs: int) -> dict:
+    def profile(self, feed: dict[str, np.ndarray], runs: int) -> dict[str, Any] | None:
         """Per-layer time from OpenVINO's PERF_COUNT counters, by layer type, over the typical ones of `runs` runs."""
         import time
 
-        from edgebert.bench.profile import summarise_runs
+        from edgebert.opprofile import summarise_runs
 
         ov = _ov()
         key, inputs = self._pick(feed)
         if key not in self._sources:
-            return {"source": "unavailable: this runner was built from an in-memory model"}
+            return None  # built from an in-memory model (export's INT8 check): nothing to recompile
         compiled = ov.Core().compile_model(self._sources[key], "CPU", {**self._config(self._threads),
                                                                       "PERF_COUNT": True})
         request = compiled.create_infer_request()
@@ -197,5 +194,5 @@ class OVRunner:
         return out[:, :seq] if out.ndim == 3 else out  # encoders: drop the padded positions
 
 
-def load(bundle: Bundle, device: str = "cpu", threads: int | None = None) -> OVRunner:
+def load(bundle: Any, device: str = "cpu", threads: int | None = None) -> OVRunner:
     return OVRunner.from_bundle(bundle, device, threads)

@@ -12,11 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from edgebert.bundle import Bundle
 from edgebert.errors import BundleError, ExportError, MissingRuntime, UsageError, first_line
-from edgebert.formats.base import ExportOptions, pad_feed, pick_length
+from edgebert.formats.base import ExportOptions, ExportSession
 from edgebert.models import LoadedModel
 from edgebert.quiet import native_quiet
+from edgebert.runner import Runner, pad_feed, pick_length
 
 FLEX_PREFIXES = ("Flex", "DELEGATE")
 
@@ -29,7 +29,8 @@ def _interpreter_cls() -> Any:
     return Interpreter
 
 
-def _convert(model: LoadedModel, path: Path, seq_len: int) -> None:
+def convert(model: LoadedModel, path: Path, seq_len: int) -> None:
+    """PyTorch -> .tflite at (1, seq_len) with litert-torch: builtin ops, inputs named like the model's."""
     import torch
 
     try:
@@ -53,7 +54,8 @@ def _convert(model: LoadedModel, path: Path, seq_len: int) -> None:
         raise ExportError(f"litert_torch.convert failed: {first_line(err)}") from err
 
 
-def _quantize(src: Path, dst: Path, precision: str) -> dict[str, Any]:
+def quantize(src: Path, dst: Path, precision: str) -> dict[str, Any]:
+    """int8 (dynamic-range, per-channel weights) or fp16 weights, with ai-edge-quantizer."""
     from ai_edge_quantizer import quantizer, recipe, recipe_manager
     from ai_edge_quantizer.algorithm_manager import AlgorithmName
     from ai_edge_quantizer.qtyping import TFLOperationName
@@ -90,19 +92,20 @@ def operators(path: Path) -> list[str]:
     return sorted({op["op_name"] for op in interp._get_ops_details()})
 
 
-def export_variant(model: LoadedModel, work: Path, opts: ExportOptions, precision: str) -> dict[str, Any]:
-    import ai_edge_litert
+def export(model: LoadedModel, work: Path, opts: ExportOptions, session: ExportSession,
+           precision: str) -> dict[str, Any]:
+    """One .tflite per static length, in fp32, fp16 or int8; Flex ops refused unless --allow-flex."""
 
     files, ops, quant = {}, set(), None
     for length in sorted(set(opts.seq_lens)):
         name = f"model-s{length}.tflite"
         with tempfile.TemporaryDirectory(prefix="edgebert-tflite-") as tmp:
             fp32 = Path(tmp) / "fp32.tflite"
-            model.reuse(("tflite-fp32", length), fp32, lambda dest: _convert(model, dest, length))
+            session.reuse((id(model.module), "tflite-fp32", length), fp32, lambda dest: convert(model, dest, length))
             if precision == "fp32":
                 fp32.replace(work / name)
             else:
-                quant = _quantize(fp32, work / name, precision)
+                quant = quantize(fp32, work / name, precision)
         ops.update(operators(work / name))
         files[str(length)] = name
     flex = sorted(op for op in ops if op.startswith(FLEX_PREFIXES))
@@ -115,20 +118,18 @@ def export_variant(model: LoadedModel, work: Path, opts: ExportOptions, precisio
         "shapes": {"static": True, "seq_lens": lengths, "batch": 1, "files": files},
         "inputs": [{"name": n, "dtype": "int32", "axes": [1, "sequence (static, per file)"]} for n in model.input_names],
         "operators": sorted(ops), "flex_ops": flex, "precision": precision,
-        "exporter": "litert-torch", "versions": _versions(ai_edge_litert),
+        "exporter": "litert-torch", "versions": versions(),
     }
     if quant:
         info["quantization"] = quant
     return info
 
 
-def _versions(ai_edge_litert: Any) -> dict[str, str]:
+def versions() -> dict[str, str]:
     import importlib.metadata as md
 
-    from edgebert.formats.onnx import versions
-
-    out = {k: v for k, v in versions().items() if k in ("torch", "transformers")}
-    for dist in ("litert-torch", "ai-edge-litert", "ai-edge-quantizer"):
+    out = {}
+    for dist in ("torch", "transformers", "litert-torch", "ai-edge-litert", "ai-edge-quantizer"):
         try:
             out[dist] = md.version(dist)
         except md.PackageNotFoundError:
@@ -136,16 +137,12 @@ def _versions(ai_edge_litert: Any) -> dict[str, str]:
     return out
 
 
-def export(model: LoadedModel, work: Path, opts: ExportOptions) -> dict[str, Any]:
-    return export_variant(model, work, opts, "fp32")
-
-
-class TFLiteRunner:
+class TFLiteRunner(Runner):
     """One interpreter per static length, built once with XNNPACK and `num_threads`; batch rows run in turn."""
 
     runtime = "ai-edge-litert"
 
-    def __init__(self, bundle: Bundle, device: str = "cpu", threads: int | None = None) -> None:
+    def __init__(self, bundle: Any, device: str = "cpu", threads: int | None = None) -> None:
         if device != "cpu":
             raise UsageError(f"The TFLite runner runs on cpu here, not '{device}'")
         import importlib.metadata as md
@@ -181,5 +178,5 @@ class TFLiteRunner:
         return out[:, :seq] if out.ndim == 3 else out  # encoders: drop the padded positions
 
 
-def load(bundle: Bundle, device: str = "cpu", threads: int | None = None) -> TFLiteRunner:
+def load(bundle: Any, device: str = "cpu", threads: int | None = None) -> TFLiteRunner:
     return TFLiteRunner(bundle, device, threads)

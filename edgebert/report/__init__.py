@@ -54,14 +54,13 @@ class Report:
     breaches: list[Any] = field(default_factory=list)  # gate.Comparison
 
 
-def write_report(result_files: list[Path], out_dir: Path, batch: int = 1, seq_len: int = 128,
-                 options: ReportOptions | None = None) -> Report:
+def write_report(result_files: list[Path], out_dir: Path, options: ReportOptions | None = None) -> Report:
     """Bench rows make the efficiency table, cost and scenario picks; `edgebert eval` rows the accuracy table;
     a baseline adds the regression gate. Everything is checked before anything is written."""
     from edgebert.report import answer, decide, gate, profile
     from edgebert.report.accuracy import eval_markdown, plot_accuracy_latency
 
-    opts = options or ReportOptions(batch=batch, seq_len=seq_len)
+    opts = options or ReportOptions()
     rows, evals = read_results(result_files)
     if not rows and not evals:
         raise UsageError("No rows in the results given. Fix: run edgebert bench or edgebert eval first")

@@ -4,6 +4,7 @@ scores (its cost and scenario charts); here every figure comes from bench and ev
 """
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -78,7 +79,7 @@ def candidates(table: list[TableRow], rows: list[dict[str, Any]], evals: list[di
             continue
         mine = [r for r in rows if r.get("model") == t.model and r.get("format") == t.format and r.get("status") == "ok"]
         threads = int(mine[0].get("threads") or 1) if mine else 1
-        p99 = sorted(r["p99_ms"] for r in mine)[len(mine) // 2] if mine else t.p90_ms
+        p99 = statistics.median(r["p99_ms"] for r in mine) if mine else t.p90_ms
         # batch-1 latency on `threads` cores: requests per core-second, and the cores' cost per million requests
         per_core = 1e3 / t.p50_ms / threads
         out.append(Candidate(t.group, t.model, t.format, t.p50_ms, p99, t.peak_rss_mb, t.size_mb, threads, t.golden,

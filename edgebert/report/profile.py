@@ -6,7 +6,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from edgebert.bench.profile import CATEGORIES
+from edgebert.opprofile import CATEGORIES
 from edgebert.report.efficiency import SHORT_NAMES, device_group, save_chart
 
 

@@ -1,4 +1,4 @@
-"""ONNX fp32: torch.onnx export with dynamic batch and sequence axes, run by ONNX Runtime."""
+"""The ONNX trace every ONNX-derived format starts from: torch.onnx (TorchScript) with dynamic batch and sequence."""
 from __future__ import annotations
 
 import contextlib
@@ -6,14 +6,10 @@ import warnings
 from pathlib import Path
 from typing import Any, Iterator
 
-from edgebert.bundle import Bundle
 from edgebert.errors import ExportError, first_line
-from edgebert.formats.base import ExportOptions
-from edgebert.formats.ort import OrtRunner
+from edgebert.formats.base import ExportSession
 from edgebert.inputs import random_ids
 from edgebert.models import LoadedModel
-
-MODEL_FILE = "model.onnx"
 
 
 @contextlib.contextmanager
@@ -31,10 +27,10 @@ def eager_attention(model: LoadedModel) -> Iterator[None]:
         hf.set_attn_implementation(previous)
 
 
-def export_onnx(model: LoadedModel, path: Path, opset: int) -> None:
+def export_onnx(model: LoadedModel, path: Path, opset: int, session: ExportSession) -> None:
     """Write `model` to `path` as one ONNX file with dynamic batch/sequence axes (traced once per model and
-    opset in a process: the ONNX-derived formats all start from the same graph)."""
-    model.reuse(("onnx", opset), path, lambda dest: _trace(model, dest, opset))
+    opset in a session: the ONNX-derived formats all start from the same graph)."""
+    session.reuse((id(model.module), "onnx", opset), path, lambda dest: _trace(model, dest, opset))
 
 
 def _trace(model: LoadedModel, path: Path, opset: int) -> None:
@@ -63,13 +59,3 @@ def versions() -> dict[str, str]:
 
     return {"torch": torch.__version__, "transformers": transformers.__version__, "onnx": onnx.__version__,
             "onnxruntime": onnxruntime.__version__}
-
-
-def export(model: LoadedModel, work: Path, opts: ExportOptions) -> dict[str, Any]:
-    export_onnx(model, work / MODEL_FILE, opts.opset)
-    return {"model_file": MODEL_FILE, "opset": opts.opset, "exporter": "torch.onnx (TorchScript, eager attention)",
-            "versions": versions()}
-
-
-def load(bundle: Bundle, device: str = "cpu", threads: int | None = None) -> OrtRunner:
-    return OrtRunner(bundle.model_file, device, threads)

@@ -1,12 +1,15 @@
 """Eager PyTorch fp32: the BERT-base baseline and the student before export. Not a bundle format."""
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from edgebert.models import LoadedModel
+from edgebert.runner import Runner
 
 
-class TorchRunner:
+class TorchRunner(Runner):
     """A LoadedModel on a device with fixed threads; numpy in, numpy out."""
 
     runtime = "torch"
@@ -38,14 +41,13 @@ class TorchRunner:
                 torch.cuda.synchronize()
             return out.float().cpu().numpy()
 
-
-    def profile(self, feed: dict[str, np.ndarray], runs: int) -> dict:
+    def profile(self, feed: dict[str, np.ndarray], runs: int) -> dict[str, Any] | None:
         """Per-op self CPU time from torch.profiler (self time: nested ops are not counted twice)."""
         import time
 
         from torch.profiler import ProfilerActivity, profile
 
-        from edgebert.bench.profile import summarise
+        from edgebert.opprofile import summarise
 
         self.run(feed)
         start = time.perf_counter()

@@ -3,21 +3,19 @@ Static (QDQ): weights and activations, calibrated on text; the gate matters most
 from __future__ import annotations
 
 import contextlib
-import platform
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
 
-from edgebert.bundle import Bundle
+from edgebert.device_info import detect_target
 from edgebert.errors import ExportError, UsageError, first_line
-from edgebert.formats.base import ExportOptions
-from edgebert.quiet import quiet_root_logger
-from edgebert.formats.onnx import MODEL_FILE, export_onnx, versions
-from edgebert.formats.onnx_opt import optimize
-from edgebert.formats.ort import OrtRunner
+from edgebert.formats.base import ExportOptions, ExportSession
+from edgebert.formats.onnx.optimize import optimize
+from edgebert.formats.onnx.trace import export_onnx
 from edgebert.models import LoadedModel
+from edgebert.quiet import quiet_root_logger
 
 TARGETS = ("avx2", "avx512", "avx512-vnni", "arm64")
 # weight type, reduce_range. Activations are uint8 (dynamic quantisation always is); weights symmetric,
@@ -38,22 +36,8 @@ PRESETS: dict[str, tuple[str, bool]] = {
 OPERATORS = ["MatMul", "Attention", "Gather"]
 
 
-def detect_target() -> str:
-    """This machine's ISA class for the presets."""
-    if platform.machine().lower() in ("aarch64", "arm64"):
-        return "arm64"
-    try:
-        flags = next((ln.split(":", 1)[1].split() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                      if ln.startswith("flags")), [])
-    except OSError:
-        flags = []
-    if "avx512_vnni" in flags or "avx512vnni" in flags:
-        return "avx512-vnni"
-    return "avx512" if "avx512f" in flags else "avx2"
-
-
-def _preset(target: str | None) -> tuple[str, str, bool]:
-    target = target or detect_target()
+def preset(target: str | None) -> tuple[str, str, bool]:
+    target = target or detect_target()  # this machine
     if target not in PRESETS:
         raise UsageError(f"Unknown --target '{target}'. Valid: {', '.join(TARGETS)}")
     weight_type, reduce_range = PRESETS[target]
@@ -61,37 +45,37 @@ def _preset(target: str | None) -> tuple[str, str, bool]:
 
 
 @contextlib.contextmanager
-def fused_graph(model: LoadedModel, opts: ExportOptions) -> Iterator[tuple[Path, dict[str, Any]]]:
+def fused_graph(model: LoadedModel, opts: ExportOptions, session: ExportSession
+                ) -> Iterator[tuple[Path, dict[str, Any]]]:
     """Export + ORT fusions without EmbedLayerNorm (the quantisers cannot take it), in a temporary folder."""
     with tempfile.TemporaryDirectory(prefix="edgebert-onnx-") as tmp:
         raw, fused = Path(tmp) / "raw.onnx", Path(tmp) / "fused.onnx"
-        export_onnx(model, raw, opts.opset)
+        export_onnx(model, raw, opts.opset, session)
         yield fused, optimize(raw, fused, model, embed_layer_norm=False)
 
 
-def export(model: LoadedModel, work: Path, opts: ExportOptions) -> dict[str, Any]:
+def dynamic(model: LoadedModel, dst: Path, opts: ExportOptions, session: ExportSession) -> dict[str, Any]:
+    """Dynamic INT8 with the CPU's preset: int8 weights per channel, activations quantised at run time."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    target, weight_type, reduce_range = _preset(opts.target)
-    with fused_graph(model, opts) as (fused, info):
+    target, weight_type, reduce_range = preset(opts.target)
+    with fused_graph(model, opts, session) as (fused, info):
         try:
             with quiet_root_logger():
-                quantize_dynamic(str(fused), str(work / MODEL_FILE), weight_type=getattr(QuantType, weight_type),
+                quantize_dynamic(str(fused), str(dst), weight_type=getattr(QuantType, weight_type),
                                  per_channel=True, reduce_range=reduce_range, op_types_to_quantize=OPERATORS,
                                  # fused Attention weights lack type info without this (ORT quantizer issue)
                                  extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
         except Exception as err:  # noqa: BLE001
             raise ExportError(f"quantize_dynamic failed: {first_line(err)}") from err
-    return {"model_file": MODEL_FILE, "opset": opts.opset, "exporter": "torch.onnx (TorchScript, eager attention)",
-            "optimizer": info,
+    return {"optimizer": info,
             "quantization": {"mode": "dynamic", "target": target, "weight_type": weight_type,
                              "activation_type": "QUInt8 (dynamic)", "per_channel": True, "reduce_range": reduce_range,
-                             "operators": OPERATORS},
-            "versions": versions()}
+                             "operators": OPERATORS}}
 
 
-class _TextReader:
+class TextReader:
     """Calibration batches for quantize_static: one tokenized sentence at a time."""
 
     def __init__(self, feeds: list[dict[str, np.ndarray]]) -> None:
@@ -101,29 +85,24 @@ class _TextReader:
         return next(self._it, None)
 
 
-def export_static(model: LoadedModel, work: Path, opts: ExportOptions) -> dict[str, Any]:
+def static(model: LoadedModel, dst: Path, opts: ExportOptions, session: ExportSession) -> dict[str, Any]:
     """QDQ static quantisation (int8 weights and activations) calibrated on the user's text."""
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
     from edgebert.inputs import calibration_feeds
 
     feeds = calibration_feeds(model.tokenizer, model.input_names, model.vocab_size, opts.calibration_texts)
-    with fused_graph(model, opts) as (fused, info):
+    with fused_graph(model, opts, session) as (fused, info):
         try:
             with quiet_root_logger():
-                quantize_static(str(fused), str(work / MODEL_FILE), _TextReader(feeds), quant_format=QuantFormat.QDQ,
+                quantize_static(str(fused), str(dst), TextReader(feeds), quant_format=QuantFormat.QDQ,
                                 activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
                                 op_types_to_quantize=["MatMul"], calibrate_method=CalibrationMethod.MinMax,
                                 extra_options={"ActivationSymmetric": False, "WeightSymmetric": True})
         except Exception as err:  # noqa: BLE001
             raise ExportError(f"quantize_static failed: {first_line(err)}") from err
-    return {"model_file": MODEL_FILE, "opset": opts.opset, "exporter": "torch.onnx (TorchScript, eager attention)",
-            "optimizer": info,
+    return {"optimizer": info,
             "quantization": {"mode": "static QDQ", "calibration_samples": len(feeds), "weight_type": "QInt8",
                              "activation_type": "QUInt8", "per_channel": True, "calibration": "MinMax",
-                             "operators": ["MatMul"]},
-            "versions": versions()}
+                             "operators": ["MatMul"]}}
 
-
-def load(bundle: Bundle, device: str = "cpu", threads: int | None = None) -> OrtRunner:
-    return OrtRunner(bundle.model_file, device, threads)

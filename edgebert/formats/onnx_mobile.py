@@ -1,4 +1,4 @@
-"""ONNX Runtime Mobile: the ORT format (.ort) plus the operator list a custom minimal ONNX Runtime build needs.
+"""The onnx-mobile family (ONNX Runtime Mobile): the ORT format (.ort) plus the operator list a custom minimal ONNX Runtime build needs.
 
 Converted by onnxruntime's own tool (onnxruntime.tools.convert_onnx_models_to_ort) with the Fixed optimization
 style: graph optimizations are applied once here and saved, so a minimal build (which cannot optimize) runs the
@@ -16,13 +16,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from edgebert.bundle import Bundle
 from edgebert.errors import ExportError, first_line
-from edgebert.formats.base import ExportOptions
+from edgebert.formats.base import ExportOptions, ExportSession
 from edgebert.formats.onnx import MODEL_FILE as ONNX_FILE
-from edgebert.formats.onnx import export_onnx, versions
-from edgebert.formats.ort import OrtRunner
+from edgebert.formats.onnx import versions, write_variant
 from edgebert.models import LoadedModel
+from edgebert.runtimes.ort import OrtRunner
 
 MODEL_FILE = "model.ort"
 CONFIG_FILE = "required_operators.config"
@@ -62,28 +61,20 @@ def convert(onnx_path: Path, work: Path, platform: str) -> dict[str, Any]:
     return {"optimization_style": "Fixed", "target_platform": platform, "required_operators": ops}
 
 
-def export_variant(model: LoadedModel, work: Path, opts: ExportOptions, int8: bool) -> dict[str, Any]:
-    from edgebert.formats import onnx_int8
-
-    info: dict[str, Any] = {}
+def export(model: LoadedModel, work: Path, opts: ExportOptions, session: ExportSession,
+           variant: str) -> dict[str, Any]:
+    """The ONNX variant (fp32, or int8 with the arm64 preset unless --target: phones are ARM), converted to .ort."""
     with tempfile.TemporaryDirectory(prefix="edgebert-mobile-") as tmp:
         src = Path(tmp) / ONNX_FILE
-        if int8:  # the mobile int8 model defaults to the arm64 preset: phones are ARM
-            qopts = dataclasses.replace(opts, target=opts.target or "arm64")
-            info = onnx_int8.export(model, Path(tmp), qopts)
-        else:
-            export_onnx(model, src, opts.opset)
+        if variant == "int8":
+            opts = dataclasses.replace(opts, target=opts.target or "arm64")
+        info = write_variant(model, src, opts, session, variant)
         target = info.get("quantization", {}).get("target") or opts.target or "arm64"
         mobile = convert(src, work, "amd64" if target in ("avx2", "avx512", "avx512-vnni") else "arm")
-    return {**{k: v for k, v in info.items() if k not in ("model_file", "versions")},
-            "model_file": MODEL_FILE, "opset": opts.opset, "exporter": "torch.onnx -> onnxruntime ORT format",
+    return {**info, "model_file": MODEL_FILE, "opset": opts.opset, "exporter": "torch.onnx -> onnxruntime ORT format",
             "extra_files": {"required_operators": CONFIG_FILE},
             "ort_mobile": {**mobile, "packages": PACKAGES}, "versions": versions()}
 
 
-def export(model: LoadedModel, work: Path, opts: ExportOptions) -> dict[str, Any]:
-    return export_variant(model, work, opts, int8=False)
-
-
-def load(bundle: Bundle, device: str = "cpu", threads: int | None = None) -> OrtRunner:
+def load(bundle: Any, device: str = "cpu", threads: int | None = None) -> OrtRunner:
     return OrtRunner(bundle.model_file, device, threads)

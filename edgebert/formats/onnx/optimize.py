@@ -1,15 +1,11 @@
-"""ONNX fp32 + ONNX Runtime's transformer optimizer (Attention, SkipLayerNorm, BiasGelu, EmbedLayerNorm fusions)."""
+"""ONNX Runtime's transformer optimizer (Attention, SkipLayerNorm, BiasGelu, EmbedLayerNorm fusions) on the trace:
+onnx-opt as it is, and the first step of the INT8 and fp16 variants."""
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from edgebert.bundle import Bundle
 from edgebert.errors import ExportError, first_line
-from edgebert.formats.base import ExportOptions
-from edgebert.formats.onnx import MODEL_FILE, export_onnx, versions
-from edgebert.formats.ort import OrtRunner
 from edgebert.models import LoadedModel
 
 # The fusions a BERT-family graph should get; a count of 0 means the fusion silently failed.
@@ -45,21 +41,3 @@ def optimize(src: Path, dst: Path, model: LoadedModel, *, embed_layer_norm: bool
     missing = [f for f in expected if (gelu if f == "BiasGelu" else stats.get(f, 0)) == 0]
     opt.save_model_to_file(str(dst), use_external_data_format=False)
     return {"fusions": stats, "missing_fusions": missing, "fusion_ok": not missing}
-
-
-def export(model: LoadedModel, work: Path, opts: ExportOptions) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="edgebert-onnx-") as tmp:
-        raw = Path(tmp) / "raw.onnx"
-        export_onnx(model, raw, opts.opset)
-        info = optimize(raw, work / MODEL_FILE, model)
-    if not info["fusion_ok"]:
-        import warnings
-
-        warnings.warn(f"ONNX Runtime fusions missing: {', '.join(info['missing_fusions'])} (recorded in the manifest)",
-                      stacklevel=2)
-    return {"model_file": MODEL_FILE, "opset": opts.opset, "exporter": "torch.onnx (TorchScript, eager attention)",
-            "optimizer": info, "versions": versions()}
-
-
-def load(bundle: Bundle, device: str = "cpu", threads: int | None = None) -> OrtRunner:
-    return OrtRunner(bundle.model_file, device, threads)

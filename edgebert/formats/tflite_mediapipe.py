@@ -1,4 +1,4 @@
-"""MediaPipe Tasks text models: a .tflite that TextClassifier / TextEmbedder load from its path alone.
+"""The tflite-mediapipe family (MediaPipe Tasks text models): a .tflite that TextClassifier / TextEmbedder load from its path alone.
 
 What MediaPipe's C++ task graph (the same on Android, iOS, Python and Web) requires of a BERT text model, and how
 this export meets it (mediapipe/tasks/cc/text/utils/text_model_utils.cc, bert_preprocessor_calculator.cc):
@@ -18,10 +18,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from edgebert.bundle import Bundle
 from edgebert.errors import ExportError, MissingRuntime, UsageError, first_line
-from edgebert.formats.base import ExportOptions
-from edgebert.formats.tflite import TFLiteRunner, _convert, _quantize, _versions, operators
+from edgebert.formats.base import ExportOptions, ExportSession
+from edgebert.formats.tflite import TFLiteRunner, convert, operators, quantize, versions
 from edgebert.models import LoadedModel
 from edgebert.quiet import native_quiet
 
@@ -57,19 +56,15 @@ def _wrapper(inner: Any, task: str, has_segments: bool) -> Any:
     return wrapped
 
 
-def reference_model(model: LoadedModel, opts: ExportOptions) -> LoadedModel:
-    """What the .tflite computes: the model with three inputs and its post-processing inside."""
+def reference_model(model: LoadedModel, opts: ExportOptions, session: ExportSession) -> LoadedModel:
+    """What the .tflite computes: the model with three inputs and its post-processing inside (one wrapped model per
+    source model and session: fp32 and int8 share its conversion and its PyTorch reference)."""
     if len(set(opts.seq_lens)) != 1:
         raise UsageError("MediaPipe text models have one fixed length: pass a single --seq-len (e.g. 128)")
-    key = ("mediapipe-reference",)
-    if key not in model.cache:  # one wrapped model per source model: fp32 and int8 share its conversion and reference
-        has_segments = "token_type_ids" in model.input_names
-        model.cache[key] = dataclasses.replace(
-            model, module=_wrapper(model.module, model.task, has_segments), input_names=list(INPUTS),
-            output_name="probabilities" if model.task == "classification" else "embedding",
-            output_kind="probabilities" if model.task == "classification" else "embedding",
-            cache={"keep_files": model.cache.get("keep_files", False)})
-    return model.cache[key]
+    kind = "probabilities" if model.task == "classification" else "embedding"
+    return session.once((id(model.module), "mediapipe-reference"), lambda: dataclasses.replace(
+        model, module=_wrapper(model.module, model.task, "token_type_ids" in model.input_names),
+        input_names=list(INPUTS), output_name=kind, output_kind=kind))
 
 
 def write_vocab(tokenizer: Any, path: Path) -> None:
@@ -131,9 +126,9 @@ def inline_buffers(data: bytes) -> bytes:
 
 def _populate(path: Path, model: LoadedModel, vocab: Path) -> dict[str, Any]:
     """Pack tokenizer, vocab and labels into the .tflite's metadata with MediaPipe's own writers."""
-    from edgebert.formats import mediapipe_version
+    from edgebert._compat import mediapipe_metadata
 
-    mediapipe_version.install()
+    mediapipe_metadata.install()
     try:
         from mediapipe.tasks.python.metadata.metadata_writers import metadata_writer, text_classifier
     except ImportError as err:
@@ -164,19 +159,19 @@ def _populate(path: Path, model: LoadedModel, vocab: Path) -> dict[str, Any]:
     return {"ids": ids, "mask": mask, "segment_ids": segments}
 
 
-def export_variant(model: LoadedModel, work: Path, opts: ExportOptions, precision: str) -> dict[str, Any]:
+def export(model: LoadedModel, work: Path, opts: ExportOptions, session: ExportSession,
+           precision: str) -> dict[str, Any]:
+    """model.tflite with the MediaPipe metadata (tokenizer, vocab, labels) populated, in fp32 or int8."""
     if model.tokenizer is None:
         raise ExportError("MediaPipe text models carry their tokenizer: this model has none")
     import importlib.metadata as md
-
-    import ai_edge_litert
 
     (length,) = set(opts.seq_lens)
     write_vocab(model.tokenizer, work / VOCAB_FILE)
     with tempfile.TemporaryDirectory(prefix="edgebert-mediapipe-") as tmp:
         fp32 = Path(tmp) / "fp32.tflite"
-        model.reuse(("mediapipe-fp32", length), fp32, lambda dest: _convert(model, dest, length))
-        quant = _quantize(fp32, work / MODEL_FILE, precision) if precision != "fp32" else None
+        session.reuse((id(model.module), "mediapipe-fp32", length), fp32, lambda dest: convert(model, dest, length))
+        quant = quantize(fp32, work / MODEL_FILE, precision) if precision != "fp32" else None
         if precision == "fp32":
             fp32.replace(work / MODEL_FILE)
     tensors = _populate(work / MODEL_FILE, model, work / VOCAB_FILE)
@@ -191,16 +186,12 @@ def export_variant(model: LoadedModel, work: Path, opts: ExportOptions, precisio
                       "tokenizer": "BertTokenizer from the metadata (vocab.txt packed in the file); lowercases",
                       "labels": model.labels, "output": model.output_kind,
                       "mediapipe_version": md.version("mediapipe")},
-        "versions": {**_versions(ai_edge_litert), "mediapipe": md.version("mediapipe")},
+        "versions": {**versions(), "mediapipe": md.version("mediapipe")},
     }
     if quant:
         info["quantization"] = quant
     return info
 
 
-def export(model: LoadedModel, work: Path, opts: ExportOptions) -> dict[str, Any]:
-    return export_variant(model, work, opts, "fp32")
-
-
-def load(bundle: Bundle, device: str = "cpu", threads: int | None = None) -> TFLiteRunner:
+def load(bundle: Any, device: str = "cpu", threads: int | None = None) -> TFLiteRunner:
     return TFLiteRunner(bundle, device, threads)

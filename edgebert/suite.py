@@ -31,6 +31,7 @@ BASELINE = "bert-base-uncased"
 # BERT-base ratio. ExecuTorch is left to --bert-format: its BERT-base export (~75 s) and program loads (5-8 s a row)
 # cost ~2 minutes of a suite that must fit in 15.
 BERT_FORMATS = ("onnx", "onnx-int8", "tflite", "openvino")
+SWEEP_SEQ_LENS = [32]  # the short sweep beside the table's s128
 
 
 @dataclass
@@ -99,6 +100,35 @@ def export_model_formats(model: str, random_weights: bool, dests: dict[str, Path
             results[fmt] = export_bundle(model, random_weights, fmt, todo[fmt], True, timeout_s)
             seconds[fmt] = round(time.perf_counter() - start, 1)
     return results, seconds
+
+
+@dataclass
+class SuiteDone:
+    """What `bench --suite efficiency` produced: the report, the files written, timings and export failures."""
+
+    report: Any
+    paths: list[Path]
+    seconds: dict[str, Any]
+    export_failures: dict[str, str]
+
+
+def run_suite(out_dir: Path, cfg: SweepConfig, *, models: dict[str, str | None] | None = None,
+              formats: list[str] | None = None, baseline_formats: list[str] | None = None, log: Any = print
+              ) -> SuiteDone:
+    """The whole suite: exports, rows (plus text to answer on the shipped sample and an s32 sweep), report.md,
+    charts and suite.json (timings and the configuration)."""
+    from edgebert.bench.texts import default_texts
+    from edgebert.report import ReportOptions, write_report
+
+    start = time.time()
+    res = run_efficiency(out_dir, cfg, models=models, formats=formats, baseline_formats=baseline_formats,
+                         sweep_seq_lens=SWEEP_SEQ_LENS, texts=default_texts(), log=log)
+    report = write_report([res.results], out_dir, ReportOptions(cfg.batches[0], cfg.seq_lens[0]))
+    res.seconds["total_s"] = round(time.time() - start, 1)
+    suite_json = out_dir / "suite.json"
+    config = {k: v for k, v in cfg.__dict__.items() if k != "texts"}
+    suite_json.write_text(json.dumps({"seconds": res.seconds, "formats": formats, "config": config}, indent=2) + "\n")
+    return SuiteDone(report, [*report.paths, suite_json, res.results], res.seconds, res.export_failures)
 
 
 def run_efficiency(out_dir: Path, cfg: SweepConfig, *, models: dict[str, str | None] | None = None,

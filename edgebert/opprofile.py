@@ -1,5 +1,6 @@
-"""Where the time goes: per-operator time from each runtime's own profiler, grouped into categories, and the
-achieved GFLOP/s against this machine's measured fp32 GEMM peak.
+"""Where the time goes: per-operator time from each runtime's own profiler, grouped into categories, and this
+machine's measured fp32 GEMM peak (what achieved GFLOP/s is judged against). Runtime-safe: numpy only; the
+runners call it from their profile(), the bench worker and the report read its categories.
 
 ONNX Runtime: SessionOptions.enable_profiling (node events); OpenVINO: PERF_COUNT per-layer counters; PyTorch:
 torch.profiler (CPU ops). LiteRT's Python interpreter and ExecuTorch's Python runtime expose no op profiler, so
@@ -7,6 +8,7 @@ their rows say so. The profiled runs happen after the timed ones and never touch
 """
 from __future__ import annotations
 
+import statistics
 import time
 from typing import Any
 
@@ -44,9 +46,8 @@ def typical_runs(walls_ms: list[float], slack: float = 1.25) -> list[int]:
     disagree with the row's p50; the row's own statistic is a median for the same reason."""
     if not walls_ms:
         return []
-    ordered = sorted(walls_ms)
-    median = ordered[len(ordered) // 2]
-    return [i for i, w in enumerate(walls_ms) if w <= slack * median]
+    typical = statistics.median(walls_ms)
+    return [i for i, w in enumerate(walls_ms) if w <= slack * typical]
 
 
 def summarise_runs(per_run: list[dict[str, float]], walls_ms: list[float], source: str) -> dict[str, Any]:
@@ -58,22 +59,6 @@ def summarise_runs(per_run: list[dict[str, float]], walls_ms: list[float], sourc
             by_op[op] = by_op.get(op, 0.0) + ms
     wall = sum(walls_ms[i] for i in keep) / max(1, len(keep))
     return summarise(by_op, max(1, len(keep)), wall, source, dropped=len(walls_ms) - len(keep))
-
-
-def gflop(layers: int, hidden: int, intermediate: int, batch: int, seq: int) -> float:
-    """Multiply-adds x 2 of a BERT encoder's forward pass: per layer Q, K, V and output projections
-    (4 x 2SH^2), attention scores and context (2 x 2S^2H) and the FFN (2 x 2SHI); embeddings, softmax and
-    norms are O(SH) and left out. DistilBERT s128: 11.17; BERT-base s128: 22.35."""
-    per_layer = 4 * 2 * seq * hidden * hidden + 2 * 2 * seq * seq * hidden + 2 * 2 * seq * hidden * intermediate
-    return batch * layers * per_layer / 1e9
-
-
-def model_shape(config: dict[str, Any]) -> tuple[int, int, int] | None:
-    """(layers, hidden, intermediate) from an HF config dict (BERT or DistilBERT names)."""
-    layers = config.get("num_hidden_layers") or config.get("n_layers")
-    hidden = config.get("hidden_size") or config.get("dim")
-    inter = config.get("intermediate_size") or config.get("hidden_dim")
-    return (int(layers), int(hidden), int(inter)) if layers and hidden and inter else None
 
 
 def fp32_peak_gflops(seconds: float = 1.0, n: int = 1024) -> float:

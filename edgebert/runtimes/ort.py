@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from edgebert.errors import BundleError, MissingRuntime, UsageError, first_line
+from edgebert.runner import Runner
 
 PROVIDERS = {
     "cpu": ["CPUExecutionProvider"],
@@ -15,7 +17,25 @@ PROVIDERS = {
 }
 
 
-class OrtRunner:
+def session_options(threads: int | None, custom_ops_library: str | None, profile_prefix: str | None = None) -> Any:
+    """Full graph optimisation, errors-only logging, fixed threads, the extensions' ops when the graph uses them."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.log_severity_level = 3  # errors only: "removing unused initializer" notes are not for users
+    if threads:
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+    if custom_ops_library:  # onnxruntime-extensions' ops (the text-in format's tokenizer)
+        opts.register_custom_ops_library(custom_ops_library)
+    if profile_prefix:
+        opts.enable_profiling = True
+        opts.profile_file_prefix = profile_prefix
+    return opts
+
+
+class OrtRunner(Runner):
     """One InferenceSession, built once; threads fixed so measurements are repeatable."""
 
     runtime = "onnxruntime"
@@ -35,14 +55,7 @@ class OrtRunner:
         if wanted[0] not in available:
             raise UsageError(f"{wanted[0]} is not available in this onnxruntime (available: {', '.join(available)}). "
                              "Fix: pip install onnxruntime-gpu on a CUDA machine, or use --device cpu")
-        opts = ort.SessionOptions()
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.log_severity_level = 3  # errors only: "removing unused initializer" notes are not for users
-        if threads:
-            opts.intra_op_num_threads = threads
-            opts.inter_op_num_threads = 1
-        if custom_ops_library:  # onnxruntime-extensions' ops (the text-in format's tokenizer)
-            opts.register_custom_ops_library(custom_ops_library)
+        opts = session_options(threads, custom_ops_library)
         providers: list = list(wanted)
         if device == "tensorrt" and os.environ.get("EDGEBERT_TRT_CACHE"):
             # engines are built per input shape (tens of seconds for BERT-base): cache them across processes
@@ -57,7 +70,7 @@ class OrtRunner:
         self.output_name = self.session.get_outputs()[0].name
         self._model_path, self._threads, self._custom, self._providers = model_path, threads, custom_ops_library, providers
 
-    def profile(self, feed: dict[str, np.ndarray], runs: int) -> dict:
+    def profile(self, feed: dict[str, np.ndarray], runs: int) -> dict[str, Any] | None:
         """Per-op time from ONNX Runtime's own profiler: a profiling session, one warm-up run, then `runs` runs
         whose node events are kept (those inside the timed model_run windows), run by run; preempted runs are left
         out (`typical_runs`)."""
@@ -67,18 +80,10 @@ class OrtRunner:
 
         import onnxruntime as ort
 
-        from edgebert.bench.profile import summarise_runs
+        from edgebert.opprofile import summarise_runs
 
-        opts = ort.SessionOptions()
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.log_severity_level = 3
-        if self._threads:
-            opts.intra_op_num_threads, opts.inter_op_num_threads = self._threads, 1
-        if self._custom:
-            opts.register_custom_ops_library(self._custom)
         with tempfile.TemporaryDirectory(prefix="edgebert-prof-") as tmp:
-            opts.enable_profiling = True
-            opts.profile_file_prefix = str(Path(tmp) / "ort")
+            opts = session_options(self._threads, self._custom, str(Path(tmp) / "ort"))
             sess = ort.InferenceSession(str(self._model_path), sess_options=opts, providers=self._providers)
             inputs = {k: feed[k] for k in self.input_names}
             for _ in range(runs + 1):

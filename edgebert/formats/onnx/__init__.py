@@ -1,0 +1,66 @@
+"""The ONNX family, run by ONNX Runtime: fp32 (the trace as it is), opt (ORT's transformer fusions baked in), fp16
+(for GPUs), int8 (dynamic, per-CPU preset) and int8-static (QDQ, calibrated on text). Every variant starts from one
+trace (trace.py); the variants differ in the graph written, never in how it is loaded.
+"""
+from __future__ import annotations
+
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+from edgebert.formats.base import ExportOptions, ExportSession
+from edgebert.models import LoadedModel
+from edgebert.runtimes.ort import OrtRunner
+
+MODEL_FILE = "model.onnx"
+EXPORTER = "torch.onnx (TorchScript, eager attention)"
+
+
+def versions() -> dict[str, str]:
+    import onnx
+    import onnxruntime
+    import torch
+    import transformers
+
+    return {"torch": torch.__version__, "transformers": transformers.__version__, "onnx": onnx.__version__,
+            "onnxruntime": onnxruntime.__version__}
+
+
+def write_variant(model: LoadedModel, dst: Path, opts: ExportOptions, session: ExportSession,
+                  variant: str) -> dict[str, Any]:
+    """Write one variant's graph to `dst`; returns what the variant adds to the manifest."""
+    from edgebert.formats.onnx import quantize
+    from edgebert.formats.onnx.trace import export_onnx
+
+    if variant == "fp32":
+        export_onnx(model, dst, opts.opset, session)
+        return {}
+    if variant == "int8":
+        return quantize.dynamic(model, dst, opts, session)
+    if variant == "int8-static":
+        return quantize.static(model, dst, opts, session)
+    with tempfile.TemporaryDirectory(prefix="edgebert-onnx-") as tmp:
+        raw = Path(tmp) / "raw.onnx"
+        export_onnx(model, raw, opts.opset, session)
+        if variant == "fp16":
+            from edgebert.formats.onnx.fp16 import to_fp16
+
+            return to_fp16(raw, dst, model)
+        from edgebert.formats.onnx.optimize import optimize
+
+        info = optimize(raw, dst, model)
+    if not info["fusion_ok"]:
+        warnings.warn(f"ONNX Runtime fusions missing: {', '.join(info['missing_fusions'])} (recorded in the "
+                      "manifest)", stacklevel=2)
+    return {"optimizer": info}
+
+
+def export(model: LoadedModel, work: Path, opts: ExportOptions, session: ExportSession,
+           variant: str) -> dict[str, Any]:
+    info = write_variant(model, work / MODEL_FILE, opts, session, variant)
+    return {"model_file": MODEL_FILE, "opset": opts.opset, "exporter": EXPORTER, **info, "versions": versions()}
+
+
+def load(bundle: Any, device: str = "cpu", threads: int | None = None) -> OrtRunner:
+    return OrtRunner(bundle.model_file, device, threads)

@@ -1,0 +1,60 @@
+"""The device side of the format contract: the Runner every format's load() returns (load once, run many), and
+the padding rules for static shapes. Runtime-safe: numpy only.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+DEVICES = ("cpu", "cuda", "tensorrt")
+
+
+class Runner:
+    """A loaded artifact. `run` takes int64 arrays (B, T) by input name and returns the model's one output;
+    text-in graphs take strings through `run_text` instead. `profile` is None where the runtime has no profiler."""
+
+    runtime: str = ""
+    runtime_version: str = ""
+    device: str = "cpu"
+    input_names: list[str]
+    takes_text: bool = False
+
+    def run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
+        raise NotImplementedError
+
+    def run_text(self, texts: list[str], pairs: list[str] | None = None) -> np.ndarray:
+        from edgebert.errors import UsageError
+
+        raise UsageError("This bundle's graph takes token ids, not raw text")
+
+    def profile(self, feed: dict[str, np.ndarray], runs: int) -> dict[str, Any] | None:
+        """Per-operator time from the runtime's own profiler (edgebert.opprofile.summarise), or None."""
+        return None
+
+
+def check_device(device: str) -> None:
+    from edgebert.errors import UsageError
+
+    if device not in DEVICES:
+        raise UsageError(f"Unknown device '{device}'. Valid: {', '.join(DEVICES)}")
+
+
+def pick_length(lengths: list[int], needed: int) -> int:
+    """The smallest static length that fits `needed` tokens (inputs longer than the largest are refused)."""
+    fitting = [n for n in sorted(lengths) if n >= needed]
+    if not fitting:
+        from edgebert.errors import UsageError
+
+        raise UsageError(f"Input of {needed} tokens is longer than this bundle's largest static length "
+                         f"{max(lengths)}. Fix: re-export with --seq-len {needed} (or more)")
+    return fitting[0]
+
+
+def pad_feed(feed: dict[str, np.ndarray], length: int) -> dict[str, np.ndarray]:
+    """Right-pad every (B, T) input to (B, length) with 0 (pad id, masked out by attention_mask = 0)."""
+    out = {}
+    for name, arr in feed.items():
+        pad = length - arr.shape[1]
+        out[name] = np.pad(arr, ((0, 0), (0, pad))) if pad > 0 else arr
+    return out
