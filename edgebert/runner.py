@@ -33,6 +33,14 @@ class Runner:
         return None
 
 
+def cpu_only(runtime: str, device: str) -> None:
+    """Runners whose Python runtime here drives the CPU only (LiteRT, ExecuTorch, OpenVINO's CPU plugin)."""
+    if device != "cpu":
+        from edgebert.errors import UsageError
+
+        raise UsageError(f"The {runtime} runner runs on cpu here, not '{device}'")
+
+
 def check_device(device: str) -> None:
     from edgebert.errors import UsageError
 

@@ -10,6 +10,7 @@ import pytest
 from edgebert.export import export
 from tests.cli_helpers import run_cli
 from tests.conftest import read_manifest
+from tests.independent import cosines, plain_outputs, torch_outputs
 
 pytest.importorskip("executorch", reason="pip install 'edgebert[executorch]'")
 
@@ -27,7 +28,13 @@ def test_manifest_records_delegation_and_bounds(tiny_pte):
     et = m["executorch"]
     assert et["version"] == "1.4.1" and et["xnnpack_subgraphs"] >= 1
     assert isinstance(et["outside_xnnpack"], dict) and all(v > 0 for v in et["outside_xnnpack"].values())
-    assert m["shapes"]["seq_bound"] == 512 and m["parity"]["passed"]
+    assert m["shapes"]["seq_bound"] == 512
+
+
+def test_plain_executorch_runtime_matches_transformers(tiny_pte, tiny_bert):
+    """The .pte run by executorch.runtime directly (no edgebert runner) agrees with transformers."""
+    for got, ref in zip(plain_outputs(tiny_pte), torch_outputs(tiny_bert)):
+        np.testing.assert_allclose(got, ref, atol=1e-5)
 
 
 def test_dynamic_batch_and_sequence_match_pytorch(tiny_pte, tiny_bert):
@@ -103,6 +110,7 @@ def test_minilm_fp32_within_the_gate(minilm, tmp_path):
 @pytest.mark.slow
 def test_minilm_int8_within_the_gate(minilm, tmp_path):
     m = export(str(minilm), "executorch-int8", tmp_path / "et8")
-    assert m["parity"]["mean_cosine"] >= 0.99 and m["golden"]["at_export"]["mean_cosine"] >= 0.99
+    # the .pte run by executorch.runtime directly vs transformers, per text: 0.9984 worst here
+    assert min(cosines(plain_outputs(tmp_path / "et8"), torch_outputs(minilm))) >= 0.99
     assert m["quantization"]["quantized"].startswith("Linear layers")
     assert json.loads((tmp_path / "et8" / "manifest.json").read_text())["batching"]["batch_invariant"] is True

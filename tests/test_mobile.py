@@ -11,6 +11,7 @@ import pytest
 
 from edgebert.export import export
 from tests.cli_helpers import run_cli
+from tests.independent import cosines, plain_outputs, torch_outputs
 from tests.conftest import read_manifest
 
 ASCII = ["A cat is sleeping on the warm windowsill.", "How do I RESET my password?!",
@@ -225,7 +226,8 @@ def test_ort_format_and_required_operators(minilm, tmp_path):
     assert m["ort_mobile"]["required_operators"] == config[1:]
     sess = ort.InferenceSession(str(out / "model.ort"))  # the full ORT loads the ORT format
     assert [i.name for i in sess.get_inputs()] == ["input_ids", "attention_mask", "token_type_ids"]
-    assert m["parity"]["passed"] and m["parity"]["mean_cosine"] >= 0.99
+    # model.ort run by plain onnxruntime against transformers, per text: 0.9906 worst here (VNNI)
+    assert min(cosines(plain_outputs(out), torch_outputs(minilm))) >= 0.98
 
 
 # --- text in, answer out -----------------------------------------------------------------------------------------

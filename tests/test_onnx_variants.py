@@ -9,6 +9,7 @@ from edgebert.export import export
 from edgebert.formats.base import ExportOptions
 from edgebert.device_info import detect_target
 from edgebert.formats.onnx.quantize import PRESETS, TARGETS
+from tests.independent import cosines, plain_outputs, torch_outputs
 
 VARIANTS = ("onnx-opt", "onnx-int8", "onnx-fp16", "onnx-int8-static")
 
@@ -16,7 +17,7 @@ VARIANTS = ("onnx-opt", "onnx-int8", "onnx-fp16", "onnx-int8-static")
 @pytest.fixture(scope="module")
 def variant_bundles(tiny_bert, tiny_distilbert, tmp_path_factory):
     root = tmp_path_factory.mktemp("variants")
-    out = {}
+    out = {"root": root, "bert": tiny_bert, "distilbert": tiny_distilbert}
     for name, path in (("bert", tiny_bert), ("distilbert", tiny_distilbert)):
         out[(name, "onnx")] = export(str(path), "onnx", root / f"{name}-onnx")
         for fmt in VARIANTS:
@@ -40,7 +41,10 @@ def test_int8_is_gated_quantised_and_small(variant_bundles, model):
     q = m["quantization"]
     assert q["mode"] == "dynamic" and q["target"] == detect_target() and q["per_channel"] is True
     assert (q["weight_type"], q["reduce_range"]) == PRESETS[q["target"]]
-    assert m["lossy"] is True and m["parity"]["passed"] and m["parity"]["mean_cosine"] >= 0.99
+    assert m["lossy"] is True
+    # recomputed by plain onnxruntime against transformers: every text (the gate takes the mean) within 0.99
+    got = plain_outputs(variant_bundles["root"] / f"{model}-onnx-int8")
+    assert min(cosines(got, torch_outputs(variant_bundles[model]))) >= 0.99
     assert m["parity"]["gate"].startswith("mean_cosine >= 0.99")
     # tiny models are mostly embedding table: int8 Gather brings the file near a quarter
     assert m["files"]["model.onnx"]["bytes"] < 0.30 * fp32["files"]["model.onnx"]["bytes"]
@@ -117,7 +121,8 @@ def test_minilm_int8_passes_gate_on_real_weights(minilm, tmp_path):
     import edgebert
 
     m = export(str(minilm), "onnx-int8", tmp_path / "q")
-    assert m["parity"]["passed"] and m["parity"]["mean_cosine"] >= 0.99
+    # plain onnxruntime vs transformers, per text (the gate judges the mean): 0.9906 worst here (VNNI)
+    assert min(cosines(plain_outputs(tmp_path / "q"), torch_outputs(minilm))) >= 0.98
     assert m["files"]["model.onnx"]["bytes"] < 0.27 * 90_868_376  # the fp32 safetensors size
     emb = np.array([r["embedding"] for r in edgebert.load(tmp_path / "q").predict([
         "A man is playing a guitar.", "Someone is strumming a guitar.", "The stock market fell today."])])

@@ -1,7 +1,6 @@
 """OpenVINO IR: fp32/fp16/int8 bundles, static shapes with padding, threads, runtime without torch."""
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 
@@ -10,8 +9,10 @@ import pytest
 
 pytest.importorskip("openvino", reason="pip install 'edgebert[openvino]'")
 
+from edgebert.errors import UsageError  # noqa: E402
 from edgebert.export import export  # noqa: E402
 from edgebert.formats.base import ExportOptions  # noqa: E402
+from tests.independent import cosines, plain_outputs, torch_outputs  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +24,7 @@ def ov_bundles(tiny_bert, tmp_path_factory):
                          opts=ExportOptions(static_shape=True, seq_lens=[32, 128])),
         "openvino-fp16": export(str(tiny_bert), "openvino-fp16", root / "fp16"),
         "openvino-int8": export(str(tiny_bert), "openvino-int8", root / "int8"),
-    }, root
+    }, root, tiny_bert
 
 
 def test_fp32_ir_parity_and_manifest(ov_bundles):
@@ -45,7 +46,7 @@ def test_static_shapes_one_ir_per_length_and_padding(ov_bundles):
     np.testing.assert_allclose(static(feed), dynamic(feed), atol=1e-5)
     long = static.encode(["word " * 60])  # 62 tokens -> the 128 IR
     np.testing.assert_allclose(static(long), dynamic(long), atol=1e-5)
-    with pytest.raises(Exception, match="longer than this bundle's largest static length 128"):
+    with pytest.raises(UsageError, match="longer than this bundle.s largest static length 128"):
         static({k: np.ones((1, 200), dtype=np.int64) for k in feed})
 
 
@@ -53,7 +54,8 @@ def test_fp16_and_int8_are_gated_and_smaller(ov_bundles):
     fp32 = ov_bundles[0]["openvino"]["files"]["model.bin"]["bytes"]
     fp16, int8 = ov_bundles[0]["openvino-fp16"], ov_bundles[0]["openvino-int8"]
     assert fp16["files"]["model.bin"]["bytes"] < 0.55 * fp32 and fp16["parity"]["mean_cosine"] > 0.999
-    assert int8["parity"]["passed"] and int8["parity"]["mean_cosine"] >= 0.99
+    # the int8 IR run by plain OpenVINO against transformers, every text (the gate judges the mean)
+    assert min(cosines(plain_outputs(ov_bundles[1] / "int8"), torch_outputs(ov_bundles[2]))) >= 0.99
     assert int8["quantization"]["method"].startswith("nncf.quantize")
     assert int8["files"]["model.bin"]["bytes"] < 0.4 * fp32
 
@@ -74,5 +76,6 @@ def test_minilm_fp32_cosine(minilm, tmp_path):
 @pytest.mark.slow
 def test_minilm_int8_real_weights(minilm, tmp_path):
     m = export(str(minilm), "openvino-int8", tmp_path / "ov8")
-    assert m["parity"]["passed"]
-    print(json.dumps(m["quantization"]))
+    assert m["quantization"]["method"].startswith("nncf.quantize")  # not the weights-only fallback
+    # plain OpenVINO vs transformers, per text: 0.9949 worst here on ordinary sentences
+    assert min(cosines(plain_outputs(tmp_path / "ov8"), torch_outputs(minilm))) >= 0.985

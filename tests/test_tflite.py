@@ -12,6 +12,7 @@ pytest.importorskip("litert_torch", reason="pip install 'edgebert[tflite]'")
 from edgebert.errors import ExportError  # noqa: E402
 from edgebert.export import export  # noqa: E402
 from edgebert.formats.base import ExportOptions  # noqa: E402
+from tests.independent import cosines, plain_outputs, torch_outputs  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +20,8 @@ def tfl(tiny_encoder, tmp_path_factory):
     root = tmp_path_factory.mktemp("tfl")
     # two lengths for fp32 (the padding logic); one for the lossy variants (conversion is the slow part)
     lengths = {"tflite": [16, 64], "tflite-fp16": [64], "tflite-int8": [64]}
-    return {f: export(str(tiny_encoder), f, root / f, opts=ExportOptions(seq_lens=n)) for f, n in lengths.items()}, root
+    return ({f: export(str(tiny_encoder), f, root / f, opts=ExportOptions(seq_lens=n)) for f, n in lengths.items()},
+            root, tiny_encoder)
 
 
 def test_manifest_lists_files_ops_and_int32_inputs(tfl):
@@ -55,7 +57,8 @@ def test_lossy_variants_smaller_and_gated(tfl):
     size = lambda f: tfl[0][f]["files"]["model-s64.tflite"]["bytes"]  # noqa: E731
     assert size("tflite-fp16") < 0.55 * size("tflite") and size("tflite-int8") < 0.40 * size("tflite")
     for f in ("tflite-fp16", "tflite-int8"):
-        assert tfl[0][f]["parity"]["passed"] and tfl[0][f]["parity"]["mean_cosine"] >= 0.99
+        # the file run by plain LiteRT against transformers, every text (the gate judges the mean)
+        assert min(cosines(plain_outputs(tfl[1] / f), torch_outputs(tfl[2]))) >= 0.99, f
 
 
 def test_runtime_path_imports_neither_torch_nor_tensorflow(tfl):
@@ -84,8 +87,9 @@ def test_minilm_fp32_cosine(minilm, tmp_path):
 
 @pytest.mark.slow
 def test_minilm_int8_real_weights(minilm, tmp_path):
-    m = export(str(minilm), "tflite-int8", tmp_path / "t8")
-    assert m["parity"]["passed"] and m["parity"]["mean_cosine"] >= 0.99
+    export(str(minilm), "tflite-int8", tmp_path / "t8")
+    # plain LiteRT vs transformers, per text: int8 weights, fp32 activations; 0.9971 worst here
+    assert min(cosines(plain_outputs(tmp_path / "t8"), torch_outputs(minilm))) >= 0.99
 
 
 def test_predict_and_verify_print_nothing_but_their_answer(tfl):

@@ -18,7 +18,7 @@ from edgebert.errors import BundleError, ExportError, MissingRuntime, UsageError
 from edgebert.formats.base import ExportOptions, ExportSession
 from edgebert.models import LoadedModel
 from edgebert.quiet import native_quiet
-from edgebert.runner import Runner
+from edgebert.runner import Runner, cpu_only
 
 MODEL_FILE = "model.pte"
 TORCH_PAIR = {"1.4": "2.13"}  # executorch minor -> the torch minor its bindings are built against (torch_pin.py)
@@ -141,8 +141,7 @@ class ExecuTorchRunner(Runner):
     runtime = "executorch"
 
     def __init__(self, bundle: Any, device: str = "cpu", threads: int | None = None) -> None:
-        if device != "cpu":
-            raise UsageError(f"The ExecuTorch runner runs on cpu here, not '{device}'")
+        cpu_only("ExecuTorch", device)
         try:
             with native_quiet():  # torch's pytree deprecation notes at import; cpuinfo probes when the runtime starts
                 import torch

@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from edgebert.errors import BundleError, ExportError, MissingRuntime, UsageError, first_line
+from edgebert.errors import BundleError, ExportError, MissingRuntime, first_line
 from edgebert.formats.base import ExportOptions, ExportSession
 from edgebert.models import LoadedModel
-from edgebert.runner import Runner, pad_feed, pick_length
+from edgebert.runner import Runner, cpu_only, pad_feed, pick_length
 
 
 def _ov() -> Any:
@@ -133,8 +133,7 @@ class OVRunner(Runner):
 
     @classmethod
     def from_bundle(cls, bundle: Any, device: str, threads: int | None) -> "OVRunner":
-        if device != "cpu":
-            raise UsageError(f"The OpenVINO runner runs on cpu here, not '{device}'")
+        cpu_only("OpenVINO", device)
         ov = _ov()
         core = ov.Core()
         shapes = bundle.manifest.get("shapes", {})

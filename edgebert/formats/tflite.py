@@ -12,11 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from edgebert.errors import BundleError, ExportError, MissingRuntime, UsageError, first_line
+from edgebert.errors import BundleError, ExportError, MissingRuntime, first_line
 from edgebert.formats.base import ExportOptions, ExportSession
 from edgebert.models import LoadedModel
 from edgebert.quiet import native_quiet
-from edgebert.runner import Runner, pad_feed, pick_length
+from edgebert.runner import Runner, cpu_only, pad_feed, pick_length
 
 FLEX_PREFIXES = ("Flex", "DELEGATE")
 
@@ -143,8 +143,7 @@ class TFLiteRunner(Runner):
     runtime = "ai-edge-litert"
 
     def __init__(self, bundle: Any, device: str = "cpu", threads: int | None = None) -> None:
-        if device != "cpu":
-            raise UsageError(f"The TFLite runner runs on cpu here, not '{device}'")
+        cpu_only("TFLite", device)
         import importlib.metadata as md
 
         interpreter = _interpreter_cls()

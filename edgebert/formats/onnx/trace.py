@@ -4,7 +4,7 @@ from __future__ import annotations
 import contextlib
 import warnings
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 from edgebert.errors import ExportError, first_line
 from edgebert.formats.base import ExportSession
