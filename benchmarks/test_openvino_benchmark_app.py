@@ -1,7 +1,8 @@
 """Cross-check edgebert's OpenVINO p50 against OpenVINO's own benchmark_app on the same IR, shape and threads.
 
-Tiny model by default (a smoke test: at sub-millisecond latencies Python call overhead dominates, so the 15%
-agreement is asserted only at full size). Full: EDGEBERT_BENCH_FULL=1 python -m pytest benchmarks -k benchmark_app
+By default a tiny model: benchmark_app times the same IR and both medians are recorded (Python call overhead
+dominates sub-millisecond latencies, so nothing is asserted about them). The 15% agreement is asserted at full size,
+by the slow test: python -m pytest benchmarks -m slow -k benchmark_app
 """
 from __future__ import annotations
 
@@ -36,29 +37,48 @@ def test_parse_median():
     assert parse_median_ms(text.replace("12.34 ms", "250.00 us")) == 0.25
 
 
-@pytest.mark.skipif(_benchmark_app() is None, reason="benchmark_app not on PATH")
-def test_p50_agrees_with_benchmark_app(benchmark, tmp_path):
+def _against_benchmark_app(benchmark, model, seq: int, tmp_path: Path, seconds: int) -> tuple[float, float]:
+    """(edgebert's p50, benchmark_app's median) in ms for one static-shape OpenVINO IR of `model` at (1, seq)."""
     import edgebert
     from edgebert.export import export_model
     from edgebert.formats.base import ExportOptions
     from edgebert.inputs import bench_feed
 
-    arch = "distilbert-base-uncased"
-    export_model(_model(arch), "openvino", tmp_path / "ov", ExportOptions(static_shape=True, seq_lens=[SEQ]))
-    xml = tmp_path / "ov" / f"model-s{SEQ}.xml"
+    export_model(model, "openvino", tmp_path / "ov", ExportOptions(static_shape=True, seq_lens=[seq]))
+    xml = tmp_path / "ov" / f"model-s{seq}.xml"
     predictor = edgebert.load(tmp_path / "ov", threads=THREADS)
-    feed = bench_feed(1, SEQ, 30522, predictor.bundle.input_names)
+    feed = bench_feed(1, seq, predictor.bundle.manifest["vocab_size"], predictor.bundle.input_names)
     benchmark.pedantic(predictor.runner.run, args=(feed,), rounds=50 if FULL else 200, warmup_rounds=10, iterations=1)
     ours = benchmark.stats.stats.median * 1e3
-    shape = ",".join(f"{n}[1,{SEQ}]" for n in predictor.bundle.input_names)
+    shape = ",".join(f"{n}[1,{seq}]" for n in predictor.bundle.input_names)
     # -nthreads needs -hint none; one stream = one request at a time, like edgebert's latency runner
     cmd = [_benchmark_app(), "-m", str(xml), "-d", "CPU", "-hint", "none", "-nthreads", str(THREADS), "-nstreams", "1",
-           "-nireq", "1", "-api", "sync", "-shape", shape, "-t", "10" if FULL else "3", "-infer_precision", "f32"]
+           "-nireq", "1", "-api", "sync", "-shape", shape, "-t", str(seconds), "-infer_precision", "f32"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     theirs = parse_median_ms(out.stdout + out.stderr)
     benchmark.extra_info.update({"edgebert_p50_ms": ours, "benchmark_app_median_ms": theirs, "ratio": ours / theirs,
-                                 "seq_len": SEQ, "threads": THREADS, "full_size": FULL})
+                                 "seq_len": seq, "threads": THREADS})
     print(f"edgebert p50 {ours:.2f} ms vs benchmark_app median {theirs:.2f} ms (ratio {ours / theirs:.3f})")
-    if FULL:
-        assert abs(ours / theirs - 1) <= 0.15
+    return ours, theirs
+
+
+@pytest.mark.skipif(_benchmark_app() is None, reason="benchmark_app not on PATH")
+def test_benchmark_app_times_the_ir_edgebert_times(benchmark, tmp_path):
+    """CI (tiny model): benchmark_app loads the bundle's IR at edgebert's shape and threads and reports a median; the
+    two figures are recorded side by side. At sub-millisecond latencies Python call overhead dominates edgebert's,
+    so agreement is asserted only at full size (the slow test below)."""
+    ours, theirs = _against_benchmark_app(benchmark, _model("distilbert-base-uncased"), SEQ, tmp_path,
+                                          10 if FULL else 3)
+    assert ours > 0 and theirs > 0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(_benchmark_app() is None, reason="benchmark_app not on PATH")
+def test_p50_agrees_with_benchmark_app(benchmark, tmp_path):
+    """Full-size DistilBERT (random weights) at s128: edgebert's p50 within 15% of benchmark_app's median."""
+    from edgebert.models import load_model
+
+    ours, theirs = _against_benchmark_app(benchmark, load_model("distilbert-base-uncased", random_weights=True), 128,
+                                          tmp_path, 10)
+    assert abs(ours / theirs - 1) <= 0.15

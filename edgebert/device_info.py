@@ -1,12 +1,18 @@
-"""What machine a row was measured on: CPU name, the features that decide its speed, emulation. Runtime-safe.
+"""What machine a row was measured on: CPU name, the features that decide its speed, emulation; `machine_fields`
+(what every bench row records, in the worker and in the parent alike) and `DeviceKey` (one device, as reports, the
+regression gate and resumed sweeps match and show it). Runtime-safe.
 
 Two "AMD EPYC" VMs here differ by 2x in INT8 (one has AVX-512 VNNI, one does not), so a row records the
 features, not just the name. ARM boards print no "model name": the name comes from the CPU part number.
 """
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import os
 import platform
+import socket
+from dataclasses import dataclass
 from pathlib import Path
 
 # The flags that decide BERT speed: wide SIMD, int8 dot products, bf16, matrix engines.
@@ -94,6 +100,41 @@ def describe() -> dict[str, object]:
     pairs = _cpuinfo()
     return {"cpu": cpu_name(pairs), "cpu_features": cpu_features(pairs), "machine": platform.machine(),
             "board": board(), "emulated": emulation(), "cores": os.cpu_count() or 0}
+
+
+def machine_fields() -> dict[str, object]:
+    """`describe()` plus the host, the Python and the UTC time: what a bench row records about where and when."""
+    return {**describe(), "host": socket.gethostname(), "python": platform.python_version(),
+            "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+
+
+EMULATED_NOTE = "EMULATED: latency not comparable with hardware"
+
+
+@functools.total_ordering
+@dataclass(frozen=True)
+class DeviceKey:
+    """Which device a row was measured on: reports group by it, the regression gate and resumed sweeps match on it.
+    Two "AMD EPYC" VMs with and without AVX-512 VNNI are two devices; an emulated one is never hardware."""
+
+    label: str  # --device-label, else the board's own name, else ""
+    cpu: str
+    machine: str  # x86_64, aarch64, ...
+    features: tuple[str, ...]  # the speed-deciding CPU features
+    device: str  # cpu | cuda | tensorrt
+    threads: int
+    emulated: str = ""  # "qemu-user" under user-mode emulation
+
+    def __str__(self) -> str:
+        """The one display of a device (report headings, table cells, gate lines)."""
+        isa = " ".join(x for x in (self.machine, f"[{' '.join(self.features)}]" if self.features else "") if x)
+        parts = [self.label, self.cpu, isa, self.device, f"{self.threads} threads"]
+        if self.emulated:
+            parts.append(f"{EMULATED_NOTE} ({self.emulated})")
+        return " · ".join(p for p in parts if p)
+
+    def __lt__(self, other: "DeviceKey") -> bool:
+        return str(self) < str(other)  # reports list devices in the order of what they show
 
 
 def detect_target() -> str:

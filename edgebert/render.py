@@ -30,7 +30,7 @@ def export_summary(dest: Path, manifest: dict[str, Any]) -> Table:
 
 def efficiency_table(table: list[Any], batch: int, seq_len: int) -> Table:
     """The seed's efficiency table, measured, with the seed's figures beside (one block per device)."""
-    from edgebert.report import HEADER, table_cells
+    from edgebert.report.efficiency import HEADER, table_cells
 
     weights = {t.weights for t in table}
     title = (f"Efficiency, batch {batch}, seq {seq_len} (BERT-base PyTorch fp32 = 100)"
@@ -42,24 +42,24 @@ def efficiency_table(table: list[Any], batch: int, seq_len: int) -> Table:
     last_group = None
     for t in table:
         if t.group != last_group:
-            tbl.add_row(Text(t.group, style="bold"), *[""] * (len(keep) - 1))
+            tbl.add_row(Text(str(t.group), style="bold"), *[""] * (len(keep) - 1))
             last_group = t.group
         cells = table_cells(t)
         tbl.add_row(*[cells[i] for i in keep])
     return tbl
 
 
-def rows_table(rows: list[dict[str, Any]], title: str) -> Table:
+def rows_table(rows: list[Any], title: str) -> Table:
+    """`edgebert bench`: the rows just written (bench.rows.Row), one line each."""
     tbl = Table(title=title, title_justify="left")
     for col in ("model", "format", "runtime", "batch", "seq", "p50 ms", "p90 ms", "p99 ms", "seq/s", "peak RSS MB",
                 "status"):
         tbl.add_column(col)
     for r in rows:
-        ok = r["status"] == "ok"
-        num = (lambda k, f=".1f": format(r[k], f) if ok else "–")
-        tbl.add_row(r["model"], r["format"], f"{r['runtime']} {r['runtime_version']}", str(r["batch"]),
-                    str(r["seq_len"]), num("p50_ms"), num("p90_ms"), num("p99_ms"), num("throughput_seq_s"),
-                    num("peak_rss_mb", ".0f"), "ok" if ok else f"failed: {r.get('reason', '')[:60]}")
+        num = (lambda k, f=".1f": format(getattr(r, k), f) if r.ok else "–")
+        tbl.add_row(r.model, r.format, f"{r.runtime} {r.runtime_version}", str(r.batch), str(r.seq_len),
+                    num("p50_ms"), num("p90_ms"), num("p99_ms"), num("throughput_seq_s"), num("peak_rss_mb", ".0f"),
+                    "ok" if r.ok else f"failed: {r.reason[:60]}")
     return tbl
 
 

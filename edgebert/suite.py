@@ -18,11 +18,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from edgebert.bench.rows import Row, append_rows
+from edgebert.bench.rows import Row, append_rows, start_row
+from edgebert.bench.spec import RowSpec, Target
 from edgebert.bench.sweep import SweepConfig, SweepResult, run_sweep
-from edgebert.bench.targets import Target, identity
-from edgebert.bench.worker import machine_fields
+from edgebert.bench.targets import identity
 from edgebert.bundle import MANIFEST
+from edgebert.device_info import machine_fields
 from edgebert.formats import FORMATS, get_format, installed
 
 DEFAULT_MODELS = {"bert-base-uncased": None, "distilbert-base-uncased": None}
@@ -136,54 +137,62 @@ def run_efficiency(out_dir: Path, cfg: SweepConfig, *, models: dict[str, str | N
                    sweep_seq_lens: list[int] | None = None, texts: list[str] | None = None,
                    show_progress: bool = True, log: Any = print) -> SuiteResult:
     """Export, measure and append rows to out_dir/results.jsonl; the caller renders the report."""
-    models = models or DEFAULT_MODELS
-    fmts = suite_formats(formats)
     results = out_dir / "results.jsonl"
-    bundles_dir = out_dir / "bundles"
-    targets: list[Target] = []
-    failures: dict[str, str] = {}
-    baseline_bundles: set[str] = set()  # text rows and the s32 sweep measure DistilBERT's bundles (and both PyTorch)
-    seconds: dict[str, Any] = {"export": {}}
+    seconds: dict[str, Any] = {}
     start = time.perf_counter()
-    for arch, real in models.items():
-        spec, random_weights = (real, False) if real else (arch, True)
-        targets.append(Target("model", spec, random_weights))
-        mine = bert_formats(baseline_formats, fmts) if arch == BASELINE and len(models) > 1 else fmts
-        dests = {fmt: bundles_dir / f"{arch}-{fmt}" for fmt in mine}
-        log(f"export {arch} -> {', '.join(mine)}")
-        errors, took = export_model_formats(spec, random_weights, dests, cfg.force, cfg.timeout_s)
-        seconds["export"][arch] = took
-        for fmt, dest in dests.items():
-            error = errors.get(fmt)
-            if error:
-                failures[f"{arch}/{fmt}"] = error
-                log(f"  failed: {error}")
-                ident = {**identity(Target("model", spec, random_weights)), "format": fmt,
-                         "runtime": get_format(fmt).runtime}
-                spec_row = {"device": cfg.device, "threads": cfg.threads, "batch": 1, "seq_len": 128, "repeat": 0,
-                            "device_label": cfg.device_label}
-                append_rows(results, [Row(**{**ident, **machine_fields(spec_row), "status": "failed",
-                                             "reason": f"export failed: {error}"}).to_dict()])
-            else:
-                targets.append(Target("bundle", str(dest)))
-                if arch == BASELINE and len(models) > 1:
-                    baseline_bundles.add(str(dest))
+    targets, baseline_bundles, failures, seconds["export"] = _export_all(
+        out_dir, cfg, models or DEFAULT_MODELS, suite_formats(formats), baseline_formats, log)
     seconds["exports_s"] = round(time.perf_counter() - start, 1)
     start = time.perf_counter()
     sweep = run_sweep(targets, cfg, results, show_progress=show_progress)
     seconds["timed_rows_s"] = round(time.perf_counter() - start, 1)
     distil_targets = [t for t in targets if t.ref not in baseline_bundles]
-    if texts:  # text to answer: the shipped real-text sample, one repetition
+    extra = []  # text to answer on the shipped real-text sample, then the short sweep: other lengths, shorter rows
+    if texts:
+        extra.append(("text_rows_s", replace(cfg, repeats=1, texts=texts, texts_name="sample", min_seconds=0.0)))
+    lengths = [s for s in sweep_seq_lens or [] if s not in cfg.seq_lens]
+    if lengths:
+        extra.append(("sweep_rows_s", replace(cfg, seq_lens=lengths, repeats=1, min_seconds=min(cfg.min_seconds, 2.0))))
+    for name, more_cfg in extra:
         start = time.perf_counter()
-        more = run_sweep(distil_targets, replace(cfg, repeats=1, texts=texts, texts_name="sample", min_seconds=0.0),
-                         results, show_progress=show_progress)
+        more = run_sweep(distil_targets, more_cfg, results, show_progress=show_progress)
         sweep = SweepResult(sweep.written + more.written, sweep.skipped + more.skipped)
-        seconds["text_rows_s"] = round(time.perf_counter() - start, 1)
-    sweep_seq_lens = [s for s in sweep_seq_lens or [] if s not in cfg.seq_lens]
-    if sweep_seq_lens:  # the short sweep: other lengths, one repeat, shorter rows
-        start = time.perf_counter()
-        extra = replace(cfg, seq_lens=sweep_seq_lens, repeats=1, min_seconds=min(cfg.min_seconds, 2.0))
-        more = run_sweep(distil_targets, extra, results, show_progress=show_progress)
-        sweep = SweepResult(sweep.written + more.written, sweep.skipped + more.skipped)
-        seconds["sweep_rows_s"] = round(time.perf_counter() - start, 1)
+        seconds[name] = round(time.perf_counter() - start, 1)
     return SuiteResult(results, sweep, failures, seconds)
+
+
+def _export_all(out_dir: Path, cfg: SweepConfig, models: dict[str, str | None], fmts: list[str],
+                baseline_formats: list[str] | None, log: Any
+                ) -> tuple[list[Target], set[str], dict[str, str], dict[str, dict[str, float]]]:
+    """Every model's bundles (one export process a model): targets to measure (each model in PyTorch, then its
+    bundles), the baseline's bundles, failures (each also a failed row) and export seconds per model and format."""
+    targets: list[Target] = []
+    baseline_bundles: set[str] = set()  # text rows and the s32 sweep measure DistilBERT's bundles (and both PyTorch)
+    failures: dict[str, str] = {}
+    seconds: dict[str, dict[str, float]] = {}
+    for arch, real in models.items():
+        model = Target("model", real, False) if real else Target("model", arch, True)
+        targets.append(model)
+        is_baseline = arch == BASELINE and len(models) > 1
+        dests = {fmt: out_dir / "bundles" / f"{arch}-{fmt}" for fmt in (
+            bert_formats(baseline_formats, fmts) if is_baseline else fmts)}
+        log(f"export {arch} -> {', '.join(dests)}")
+        errors, seconds[arch] = export_model_formats(model.ref, model.random_weights, dests, cfg.force, cfg.timeout_s)
+        for fmt, dest in dests.items():
+            if errors.get(fmt):
+                failures[f"{arch}/{fmt}"] = errors[fmt]
+                log(f"  failed: {errors[fmt]}")
+                append_rows(out_dir / "results.jsonl", [_export_failed(model, fmt, cfg, errors[fmt]).to_dict()])
+            else:
+                targets.append(Target("bundle", str(dest)))
+                if is_baseline:
+                    baseline_bundles.add(str(dest))
+    return targets, baseline_bundles, failures, seconds
+
+
+def _export_failed(model: Target, fmt: str, cfg: SweepConfig, error: str) -> Row:
+    """The row of a bundle that was never made: at the table's shape, its runtime never loaded."""
+    ident = replace(identity(model), format=fmt, runtime=get_format(fmt).runtime, runtime_version="")
+    spec = RowSpec(model, ident, cfg.device, cfg.threads, cfg.batches[0], cfg.seq_lens[0], 0, cfg.warmup,
+                   cfg.min_runs, cfg.min_seconds, cfg.device_label)
+    return replace(start_row(spec, machine_fields()), reason=f"export failed: {error}")

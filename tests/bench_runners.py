@@ -1,10 +1,17 @@
-"""Runner factories the bench tests load in worker processes (Target kind 'python')."""
+"""A bench worker for the sweep tests: `python -m tests.bench_runners ROW_JSON < spec.json`.
+
+It is edgebert's own worker (`edgebert.bench.worker.main`) with a loader of its own: a model target named `noop`,
+`alloc_200mb` or `abort` loads one of the runners below instead of a model, and nothing is imported for it. The
+tests point the sweep at this module (`sweep.WORKER_MODULE`); production code never names it.
+"""
 from __future__ import annotations
 
 import os
 
 import numpy as np
 
+from edgebert.bench.spec import Target
+from edgebert.bench.worker import Loaded, main
 from edgebert.runner import Runner
 
 
@@ -30,13 +37,21 @@ class AbortRunner(NoopRunner):
         os.abort()
 
 
-def noop() -> NoopRunner:
-    return NoopRunner()
+RUNNERS = {"noop": NoopRunner, "alloc_200mb": AllocRunner, "abort": AbortRunner}
 
 
-def alloc_200mb() -> AllocRunner:
-    return AllocRunner()
+class TestLoader:
+    """Loads a runner of RUNNERS by the target's name; random ids feed it."""
+
+    __test__ = False  # not a pytest test class
+
+    def prepare(self, target: Target) -> None:
+        pass
+
+    def load(self, target: Target, device: str, threads: int) -> Loaded:
+        runner = RUNNERS[target.ref]()
+        return Loaded(runner, 100, list(runner.input_names), {})
 
 
-def abort() -> AbortRunner:
-    return AbortRunner()
+if __name__ == "__main__":
+    main(TestLoader())

@@ -1,35 +1,34 @@
 """What a user decides with: the regression gate, measured cost, scenario picks and the Pareto front."""
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from edgebert.report.decide import SCENARIOS, Candidate, override, pareto, pick
+from edgebert.bench.rows import Row
+from edgebert.errors import UsageError
+from edgebert.report.decide import SCENARIOS, Candidate, candidates, override, pareto, pick
+from edgebert.report.efficiency import build_table
 from tests.cli_helpers import run_cli
+from tests.row_helpers import bench_row
+from tests.row_helpers import write_jsonl as _write
 
 
 def _row(model, fmt, p50, size=100.0, rss=300.0, golden="pass", threads=2, **kw):
-    return {"model": model, "format": fmt, "runtime": "x", "weights": "random", "status": "ok", "batch": 1,
-            "seq_len": 128, "device": "cpu", "threads": threads, "cpu": "CPU-A", "machine": "x86_64",
-            "cpu_features": ["avx2"], "device_label": "", "emulated": "", "p50_ms": p50, "p90_ms": p50,
-            "p99_ms": p50 * 1.2, "mean_ms": p50, "model_rss_mb": rss - 100, "peak_rss_mb": rss, "file_mb": size,
-            "parameters": None, "runs": 30, "throughput_seq_s": 1e3 / p50, "repeat": 0,
-            "golden": "reference" if fmt == "pytorch" else golden, "schema_version": 2, **kw}
-
-
-def _write(path, rows):
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return path
+    return bench_row(model, fmt, p50, file_mb=size, peak_rss_mb=rss, model_rss_mb=rss - 100, threads=threads,
+                     golden="reference" if fmt == "pytorch" else golden, **kw)
 
 
 RUN = [_row("bert-base-uncased", "pytorch", 200.0, 438.0, 900.0), _row("distilbert", "onnx", 80.0, 268.0),
        _row("distilbert", "onnx-int8", 40.0, 67.0)]
 
 
+def _scaled(row, factor, **kw):
+    """The same row with every latency figure `factor` times the original."""
+    return {**row, **{k: row[k] * factor for k in ("p50_ms", "p90_ms", "p99_ms", "mean_ms", "min_ms", "max_ms")}, **kw}
+
+
 def test_gate_passes_when_a_whole_machine_is_slower(capsys, tmp_path):
     old = _write(tmp_path / "old.jsonl", RUN)
-    slower = [{**r, "p50_ms": r["p50_ms"] * 1.3} for r in RUN]  # a noisier, slower VM: every row 30% slower
+    slower = [_scaled(r, 1.3) for r in RUN]  # a noisier, slower VM: every row 30% slower
     new = _write(tmp_path / "new.jsonl", slower)
     res = run_cli(capsys, "report", new, "--baseline", old, "--out", tmp_path / "rep")
     assert res.code == 0, res.err
@@ -40,7 +39,7 @@ def test_gate_passes_when_a_whole_machine_is_slower(capsys, tmp_path):
 def test_gate_fails_naming_each_breach(capsys, tmp_path):
     old = _write(tmp_path / "old.jsonl", RUN + [{"kind": "eval", "model": "distilbert", "format": "onnx-int8",
                                                  "task": "sst2", "score": 0.91, "metric": "accuracy"}])
-    new_rows = [RUN[0], RUN[1], {**RUN[2], "p50_ms": 48.0, "file_mb": 75.0},  # +20% vs BERT-base, +12% size
+    new_rows = [RUN[0], RUN[1], _scaled(RUN[2], 1.2, file_mb=75.0),  # +20% vs BERT-base, +12% size
                 {"kind": "eval", "model": "distilbert", "format": "onnx-int8", "task": "sst2", "score": 0.895,
                  "metric": "accuracy"}]
     new = _write(tmp_path / "new.jsonl", new_rows)
@@ -99,6 +98,9 @@ def test_cost_is_measured_and_scenarios_pick_from_rows(capsys, tmp_path):
     assert "| mobile app (移动端部署 (mobile deployment)) |" in md
     mobile = [ln for ln in md.splitlines() if ln.startswith("| mobile app")][0]
     assert "| distilbert onnx-int8 |" in mobile and "tflite-int8" not in mobile
+    assert "The seed's cost chart is assumed, not measured (BERT-base = 100): training_cost 120, inference_cost 40" in md
+    assert ("The seed's scenario chart is assumed, not measured (suitability 1-10, DistilBERT vs BERT): "
+            "mobile_deployment 9 vs 5, real_time_systems 8 vs 4, edge_computing 9 vs 3, production_services 8 vs 6.") in md
     for name in ("cost.png", "pareto.png"):
         assert (tmp_path / "rep" / name).read_bytes()[:4] == b"\x89PNG"
     res = run_cli(capsys, "report", f, "--out", tmp_path / "rep2", "--constraint", "mobile-app.min_retention_pct=90")
@@ -118,5 +120,25 @@ def test_pick_pareto_and_override():
     strict = override(SCENARIOS, ["mobile-app.max_file_mb=40"])
     assert pick(cands, strict["mobile-app"]) == (None, 0)
     assert override(SCENARIOS, ["edge-box.max_memory_mb=none"])["edge-box"].max_memory_mb is None
-    with pytest.raises(Exception, match="Unknown constraint 'max_speed'"):
+    with pytest.raises(UsageError) as err:
         override(SCENARIOS, ["edge-box.max_speed=1"])
+    assert str(err.value) == ("Unknown constraint 'max_speed'. Valid: max_p50_ms, max_p99_ms, max_memory_mb, "
+                              "max_file_mb, min_retention_pct, objective")
+
+
+def test_candidates_take_p99_and_threads_from_their_own_device_and_shape():
+    rows = RUN + [_row("distilbert", "onnx-int8", 400.0, seq_len=512),  # another shape: not the table's p99
+                  _row("distilbert", "onnx-int8", 10.0, threads=8, cpu="CPU-B")]  # another device: its own candidate
+    cands = {(c.group.cpu, c.format): c for c in candidates(build_table([Row.from_dict(r) for r in rows]), [], 0.05)}
+    assert (cands[("CPU-A", "onnx-int8")].p99_ms, cands[("CPU-A", "onnx-int8")].threads) == (pytest.approx(48.0), 2)
+    assert (cands[("CPU-B", "onnx-int8")].p99_ms, cands[("CPU-B", "onnx-int8")].threads) == (pytest.approx(12.0), 8)
+
+
+def test_gate_matches_rows_on_the_same_device_only(capsys, tmp_path):
+    old = _write(tmp_path / "old.jsonl", RUN)
+    vnni = _write(tmp_path / "new.jsonl", [{**r, "cpu_features": ["avx2", "avx512_vnni"]} for r in RUN])
+    res = run_cli(capsys, "report", vnni, "--baseline", old, "--out", tmp_path / "rep")
+    assert res.code == 2 and "No rows of the new results match the baseline" in res.err
+    labelled = _write(tmp_path / "labelled.jsonl", [{**r, "device_label": "box"} for r in RUN])
+    board = _write(tmp_path / "board.jsonl", [{**r, "board": "box"} for r in RUN])  # the board names it: same
+    assert run_cli(capsys, "report", board, "--baseline", labelled, "--out", tmp_path / "rep").code == 0

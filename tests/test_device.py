@@ -5,9 +5,11 @@ import json
 
 import pytest
 
-from edgebert.device_info import _cpuinfo, cpu_features, cpu_name, emulation
-from edgebert.report import build_table, is_emulated
+from edgebert.bench.rows import Row
+from edgebert.device_info import DeviceKey, _cpuinfo, cpu_features, cpu_name, emulation
+from edgebert.report.efficiency import build_table as _build_table
 from tests.cli_helpers import run_cli
+from tests.row_helpers import bench_row
 
 PI5 = """processor\t: 0
 BogoMIPS\t: 108.00
@@ -48,13 +50,26 @@ def test_emulation_is_detected_from_the_environment(monkeypatch):
 
 
 def _row(model, fmt, p50, cpu="AMD EPYC", **kw):
-    row = {"model": model, "format": fmt, "runtime": "torch" if fmt == "pytorch" else "onnxruntime",
-           "weights": "random", "status": "ok", "batch": 1, "seq_len": 128, "device": "cpu", "threads": 2,
-           "cpu": cpu, "machine": "x86_64", "cpu_features": ["avx2"], "p50_ms": p50, "p90_ms": p50, "p99_ms": p50,
-           "model_rss_mb": 100.0, "peak_rss_mb": 300.0, "file_mb": 1.0, "parameters": None, "runs": 9,
-           "throughput_seq_s": 1.0, "repeat": 0, "golden": "reference" if fmt == "pytorch" else "pass",
-           "device_label": "", "emulated": ""}
-    return {**row, **kw}
+    return bench_row(model, fmt, p50, cpu=cpu, peak_rss_mb=300.0, file_mb=1.0, **kw)
+
+
+def build_table(rows):
+    return _build_table([Row.from_dict(r) for r in rows])
+
+
+def test_a_device_is_shown_one_way():
+    pi = DeviceKey("Raspberry Pi 5", "Cortex-A76", "aarch64", ("asimddp",), "cpu", 4)
+    assert str(pi) == "Raspberry Pi 5 · Cortex-A76 · aarch64 [asimddp] · cpu · 4 threads"
+    emu = DeviceKey("", "Neoverse-N1", "aarch64", (), "cpu", 2, "qemu-user")
+    assert str(emu) == "Neoverse-N1 · aarch64 · cpu · 2 threads · EMULATED: latency not comparable with hardware " \
+                       "(qemu-user)"
+    assert sorted([pi, emu]) == [emu, pi]  # devices are listed in the order of what they show
+
+
+def test_a_rows_device_is_its_label_else_its_board():
+    row = Row.from_dict(_row("m", "onnx", 1.0, board="Raspberry Pi 5 Model B Rev 1.0"))
+    assert row.device_key.label == "Raspberry Pi 5 Model B Rev 1.0"
+    assert Row.from_dict(_row("m", "onnx", 1.0, board="Pi", device_label="lab")).device_key.label == "lab"
 
 
 def test_two_epycs_with_different_features_are_two_devices():
@@ -62,10 +77,10 @@ def test_two_epycs_with_different_features_are_two_devices():
             _row("bert-base-uncased", "pytorch", 240.0, cpu_features=["avx2", "avx512f", "avx512_vnni"]),
             _row("distilbert-base-uncased", "onnx-int8", 27.0, cpu_features=["avx2", "avx512f", "avx512_vnni"])]
     table = build_table(rows)
-    groups = sorted({t.group for t in table})
+    groups = sorted({str(t.group) for t in table})
     assert groups == ["AMD EPYC · x86_64 [avx2 avx512f avx512_vnni] · cpu · 2 threads",
                       "AMD EPYC · x86_64 [avx2] · cpu · 2 threads"]
-    rel = {t.group: t.time_rel for t in table if t.format == "onnx-int8"}
+    rel = {str(t.group): t.time_rel for t in table if t.format == "onnx-int8"}
     assert rel == {groups[0]: pytest.approx(11.25), groups[1]: pytest.approx(22.9166, rel=1e-3)}
 
 
@@ -75,7 +90,7 @@ def test_device_label_groups_and_own_baseline():
     rows = [_row("bert-base-uncased", "pytorch", 200.0), _row("distilbert-base-uncased", "onnx", 60.0),
             _row("bert-base-uncased", "pytorch", 1500.0, **pi), _row("distilbert-base-uncased", "onnx", 300.0, **pi)]
     table = build_table(rows)
-    pi_rows = [t for t in table if t.group.startswith("Raspberry Pi 5 · Cortex-A76 · aarch64 [asimddp]")]
+    pi_rows = [t for t in table if str(t.group).startswith("Raspberry Pi 5 · Cortex-A76 · aarch64 [asimddp]")]
     assert {t.format: t.time_rel for t in pi_rows} == {"pytorch": 100.0, "onnx": 20.0}
 
 
@@ -85,10 +100,10 @@ def test_emulated_rows_are_kept_apart_and_never_compared():
             _row("distilbert-base-uncased", "onnx", 4000.0, **emu),
             _row("bert-base-uncased", "pytorch", 9000.0, **emu)]
     table = build_table(rows)
-    emulated = [t for t in table if is_emulated(t.group)]
+    emulated = [t for t in table if t.group.emulated]
     assert len(emulated) == 2 and all(t.time_rel is None and t.memory_rel is None for t in emulated)
-    assert "EMULATED: latency not comparable with hardware (qemu-user)" in emulated[0].group
-    assert [t.time_rel for t in table if not is_emulated(t.group) and t.format == "onnx"] == [30.0]
+    assert "EMULATED: latency not comparable with hardware (qemu-user)" in str(emulated[0].group)
+    assert [t.time_rel for t in table if not t.group.emulated and t.format == "onnx"] == [30.0]
 
 
 def test_a_row_whose_outputs_are_wrong_is_marked_and_not_compared(capsys, tmp_path):
@@ -115,3 +130,15 @@ def test_report_of_host_and_emulated_files(capsys, tmp_path):
     assert "## Neoverse-N1 · aarch64 [avx2] · cpu · 2 threads · EMULATED" in md
     assert "Neoverse-N1 · aarch64 [avx2] · cpu" in res.out  # data in brackets is printed, not read as rich markup
     assert "Measured under user-mode emulation: outputs and parity are real, latency and memory are not" in md
+
+
+def test_machine_fields_are_what_a_row_records_about_the_machine():
+    import platform
+
+    from edgebert.bench.rows import ROW_FIELDS
+    from edgebert.device_info import machine_fields
+
+    fields = machine_fields()
+    assert sorted(fields) == sorted(["cpu", "cpu_features", "machine", "board", "emulated", "cores", "host", "python",
+                                     "timestamp"])
+    assert set(fields) <= set(ROW_FIELDS) and fields["machine"] == platform.machine()

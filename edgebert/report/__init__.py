@@ -1,7 +1,9 @@
 """`edgebert report`: bench and eval rows (any number of files, any number of devices) -> report.md and charts.
 
-Every relative figure is computed from rows; the only typed-in numbers are the reference figures in
-edgebert/reference.json (the seed's and the paper's), shown beside the measured ones.
+The sections live beside this file: efficiency (the seed's table, measured), profile (where the time goes), answer
+(text to answer), decide (cost, scenario picks, Pareto front), accuracy (eval rows) and gate (the regression gate
+against a baseline); common holds what they share. Every relative figure is computed from rows; the only typed-in
+numbers are the reference figures in edgebert/reference.json (the seed's and the paper's), shown beside measured ones.
 """
 from __future__ import annotations
 
@@ -9,32 +11,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgebert.bench.rows import read_rows
+from edgebert.bench.rows import Row, read_evals, read_rows
 from edgebert.errors import UsageError
-from edgebert.report.efficiency import (HEADER, TableRow, build_table, device_group, is_emulated, markdown, plot,
-                                        reference, table_cells)
-
-__all__ = ["HEADER", "Report", "ReportOptions", "TableRow", "build_table", "device_group", "is_emulated", "reference",
-           "table_cells", "read_results", "write_report"]
+from edgebert.report.efficiency import TableRow
 
 
-def read_results(result_files: list[Path]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def read_results(result_files: list[Path]) -> tuple[list[Row], list[dict[str, Any]]]:
     """(bench rows, eval rows) from one or more JSONL files."""
-    rows: list[dict[str, Any]] = []
+    rows: list[Row] = []
+    evals: list[dict[str, Any]] = []
     for path in result_files:
         if not path.is_file():
             raise UsageError(f"Results file '{path}' does not exist")
         rows += read_rows(path)
-    return [r for r in rows if r.get("kind") != "eval"], [r for r in rows if r.get("kind") == "eval"]
-
-
-def latency_of(table: list[TableRow]) -> dict[tuple[str, str], float]:
-    """(model, format) -> p50 on real hardware with good outputs (the first such device group wins)."""
-    found: dict[tuple[str, str], float] = {}
-    for t in table:
-        if not is_emulated(t.group) and t.golden != "FAIL":
-            found.setdefault((t.model, t.format), t.p50_ms)
-    return found
+        evals += read_evals(path)
+    return rows, evals
 
 
 @dataclass
@@ -57,30 +48,27 @@ class Report:
 def write_report(result_files: list[Path], out_dir: Path, options: ReportOptions | None = None) -> Report:
     """Bench rows make the efficiency table, cost and scenario picks; `edgebert eval` rows the accuracy table;
     a baseline adds the regression gate. Everything is checked before anything is written."""
-    from edgebert.report import answer, decide, gate, profile
-    from edgebert.report.accuracy import eval_markdown, plot_accuracy_latency
+    from edgebert.report import accuracy, answer, decide, efficiency, gate, profile
 
     opts = options or ReportOptions()
     rows, evals = read_results(result_files)
     if not rows and not evals:
         raise UsageError("No rows in the results given. Fix: run edgebert bench or edgebert eval first")
-    table = build_table(rows, opts.batch, opts.seq_len)
+    table = efficiency.build_table(rows, opts.batch, opts.seq_len)
     if rows and not table and not answer.text_rows(rows):
-        shapes = sorted({(r["batch"], r["seq_len"]) for r in rows if r.get("status") == "ok"})
+        shapes = sorted({(r.batch, r.seq_len) for r in rows if r.ok})
         have = ", ".join(f"--batch {b} --seq {s}" for b, s in shapes[:4]) or "none: every row failed"
         raise UsageError(f"No ok rows at batch {opts.batch}, sequence {opts.seq_len} in the results given. "
                          f"Fix: pass one of the shapes they have ({have})")
     scenarios = decide.override(decide.SCENARIOS, opts.constraints)
-    cands = decide.candidates(table, rows, evals, opts.price_per_core_hour)
+    cands = decide.candidates(table, evals, opts.price_per_core_hour)
     comparisons = []
     if opts.baseline:
         old_rows, old_evals = read_results(opts.baseline)
         comparisons = gate.compare(rows, old_rows, evals, old_evals, opts.limits or gate.Limits())
     out_dir.mkdir(parents=True, exist_ok=True)
-    text = markdown(rows, table, opts.batch, opts.seq_len) if table else "# edgebert report\n\n"
-    paths = [out_dir / "report.md"]
-    if table:
-        paths += plot(table, out_dir)
+    text = efficiency.markdown(rows, table, opts.batch, opts.seq_len) if table else "# edgebert report\n\n"
+    paths = [out_dir / "report.md"] + (efficiency.plot(table, out_dir) if table else [])
     if profile.profiled(rows, opts.batch, opts.seq_len):
         text += "\n" + profile.markdown(rows, opts.batch, opts.seq_len)
         chart = profile.plot(rows, opts.batch, opts.seq_len, out_dir)
@@ -91,9 +79,9 @@ def write_report(result_files: list[Path], out_dir: Path, options: ReportOptions
         text += "\n" + decide.markdown(cands, scenarios, opts.price_per_core_hour)
         paths += decide.plot(cands, out_dir)
     if evals:
-        latency = latency_of(table)
-        text += "\n" + eval_markdown(evals, latency)
-        paths.append(plot_accuracy_latency(evals, latency, out_dir))
+        latency = accuracy.latency_of(table)
+        text += "\n" + accuracy.eval_markdown(evals, latency)
+        paths.append(accuracy.plot_accuracy_latency(evals, latency, out_dir))
     if comparisons:
         text += "\n" + gate.markdown(comparisons, opts.limits or gate.Limits())
     (out_dir / "report.md").write_text(text)

@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edgebert.report.common import reference, save_chart
+from edgebert.report.efficiency import TableRow
+
 GLUE_NAMES = {"cola": "CoLA", "sst2": "SST-2", "mrpc": "MRPC", "stsb": "STS-B", "qqp": "QQP", "mnli": "MNLI",
               "qnli": "QNLI", "rte": "RTE", "wnli": "WNLI"}
 
@@ -46,9 +49,16 @@ def eval_table(evals: list[dict[str, Any]], latency: dict[tuple[str, str], float
     return order, list(rows.values())
 
 
-def eval_markdown(evals: list[dict[str, Any]], latency: dict[tuple[str, str], float] | None = None) -> str:
-    from edgebert.report.efficiency import reference
+def latency_of(table: list[TableRow]) -> dict[tuple[str, str], float]:
+    """(model, format) -> p50 on real hardware with good outputs (the first such device in the table wins)."""
+    found: dict[tuple[str, str], float] = {}
+    for t in table:
+        if not t.group.emulated and t.golden != "FAIL":
+            found.setdefault((t.model, t.format), t.p50_ms)
+    return found
 
+
+def eval_markdown(evals: list[dict[str, Any]], latency: dict[tuple[str, str], float] | None = None) -> str:
     tasks, rows = eval_table(evals, latency)
     head = ["model", "format", *tasks, "average", "retention %", "max tokens", "truncated rows", "p50 ms"]
     lines = ["## Accuracy (edgebert eval)", "",
@@ -81,8 +91,6 @@ def plot_accuracy_latency(evals: list[dict[str, Any]], latency: dict[tuple[str, 
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from edgebert.report.efficiency import save_chart
 
     _, rows = eval_table(evals, latency)
     timed = [r for r in rows if r.p50_ms is not None]

@@ -4,13 +4,14 @@ scores (its cost and scenario charts); here every figure comes from bench and ev
 """
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from edgebert.device_info import DeviceKey
 from edgebert.errors import UsageError
-from edgebert.report.efficiency import SHORT_NAMES, TableRow, is_emulated, save_chart
+from edgebert.report.common import reference, save_chart, short_name
+from edgebert.report.efficiency import TableRow
 
 # USD per core-hour: about what a general-purpose cloud vCPU cost on demand in 2026 (e.g. ~$0.045-0.05 for
 # c7i/n2 per vCPU-hour). Override with --price-per-hour; relative costs do not depend on it.
@@ -53,7 +54,7 @@ SCENARIOS = {
 class Candidate:
     """One measured artifact on one device, with what scenarios and costs are computed from."""
 
-    group: str
+    group: DeviceKey
     model: str
     format: str
     p50_ms: float
@@ -67,23 +68,20 @@ class Candidate:
     requests_per_core_s: float = 0.0
 
 
-def candidates(table: list[TableRow], rows: list[dict[str, Any]], evals: list[dict[str, Any]],
-               price_per_core_hour: float) -> list[Candidate]:
-    """Table rows (real hardware only) with p99 and threads from their bench rows, cost, and eval retention."""
+def candidates(table: list[TableRow], evals: list[dict[str, Any]], price_per_core_hour: float) -> list[Candidate]:
+    """Table rows (real hardware only) with their device's threads, cost, and eval retention."""
     if not price_per_core_hour > 0:
         raise UsageError(f"--price-per-hour must be positive (got {price_per_core_hour:g})")
     retention = {(e["model"], e["format"]): e.get("retention_pct") for e in evals}
     out = []
     for t in table:
-        if is_emulated(t.group):
+        if t.group.emulated:
             continue
-        mine = [r for r in rows if r.get("model") == t.model and r.get("format") == t.format and r.get("status") == "ok"]
-        threads = int(mine[0].get("threads") or 1) if mine else 1
-        p99 = statistics.median(r["p99_ms"] for r in mine) if mine else t.p90_ms
+        threads = t.group.threads
         # batch-1 latency on `threads` cores: requests per core-second, and the cores' cost per million requests
         per_core = 1e3 / t.p50_ms / threads
-        out.append(Candidate(t.group, t.model, t.format, t.p50_ms, p99, t.peak_rss_mb, t.size_mb, threads, t.golden,
-                             retention.get((t.model, t.format)), 1e6 / (per_core * 3600) * price_per_core_hour,
+        out.append(Candidate(t.group, t.model, t.format, t.p50_ms, t.p99_ms, t.peak_rss_mb, t.size_mb, threads,
+                             t.golden, retention.get((t.model, t.format)), 1e6 / (per_core * 3600) * price_per_core_hour,
                              per_core))
     return out
 
@@ -146,8 +144,21 @@ def pareto(cands: list[Candidate]) -> list[Candidate]:
 
 
 def markdown(cands: list[Candidate], scenarios: dict[str, Scenario], price: float) -> str:
-    from edgebert.report.efficiency import reference
+    front = pareto(cands)
+    return "\n".join(_cost_lines(cands, price) + _scenario_lines(cands, scenarios) + [
+        "", "Pareto front (no other artifact is both faster and smaller): "
+        + ", ".join(f"{c.model} {c.format} ({c.p50_ms:.0f} ms, {c.file_mb:.0f} MB)" for c in front), "",
+        "![cost](cost.png) ![pareto](pareto.png)", ""])
 
+
+def _seed_chart(section: str, what: str, units: str, other: str = "") -> str:
+    """One of the seed's assumed (not measured) charts from reference.json: DistilBERT's figures (beside `other`'s)."""
+    seed = {k: v for k, v in reference()[section].items() if not k.startswith("_")}
+    return (f"The seed's {what} chart is assumed, not measured ({units}): "
+            + ", ".join(f"{k} {v['DistilBERT']}" + (f" vs {v[other]}" if other else "") for k, v in seed.items()) + ".")
+
+
+def _cost_lines(cands: list[Candidate], price: float) -> list[str]:
     lines = ["## Measured cost", "",
              f"Batch 1 at each row's thread count; price {price:g} USD per core-hour (`--price-per-hour`). "
              "Cost per million requests = cores busy per request x price. Memory and storage per instance are the "
@@ -158,31 +169,27 @@ def markdown(cands: list[Candidate], scenarios: dict[str, Scenario], price: floa
         lines.append(f"| {c.group} | {c.model} | {c.format} | {c.p50_ms:.1f} | {c.requests_per_core_s:.2f} | "
                      f"{c.cost_per_million:.3f} | {c.peak_rss_mb:.0f} | "
                      f"{'–' if c.file_mb is None else f'{c.file_mb:.1f}'} | {c.golden} |")
-    seed = reference().get("cost_seed", {})
-    if seed:
-        lines += ["", "The seed's cost chart is assumed, not measured (BERT-base = 100): "
-                  + ", ".join(f"{k} {v['DistilBERT']}" for k, v in seed.items() if not k.startswith("_")) + ".", ""]
-    lines += ["## Scenario picks", "",
-              "The best measured artifact per scenario (`--constraint SCENARIO.FIELD=VALUE` changes a limit). "
-              "Artifacts whose outputs failed their golden check are never picked; retention limits apply where "
-              "eval rows exist.", "",
-              "| scenario (seed) | device | constraints | pick | qualifying | p50 ms | size MB | peak RSS MB | "
-              "retention % |", "|" + "---|" * 9]
-    for key, s in scenarios.items():
+    return lines + ["", _seed_chart("cost_seed", "cost", "BERT-base = 100"), ""]
+
+
+def _scenario_lines(cands: list[Candidate], scenarios: dict[str, Scenario]) -> list[str]:
+    lines = ["## Scenario picks", "",
+             "The best measured artifact per scenario (`--constraint SCENARIO.FIELD=VALUE` changes a limit). "
+             "Artifacts whose outputs failed their golden check are never picked; retention limits apply where "
+             "eval rows exist.", "",
+             "| scenario (seed) | device | constraints | pick | qualifying | p50 ms | size MB | peak RSS MB | "
+             "retention % |", "|" + "---|" * 9]
+    for s in scenarios.values():
         for group in sorted({c.group for c in cands}):
             best, n = pick([c for c in cands if c.group == group], s)
-            row = (f"| {s.name} ({s.seed_name}) | {group} | {s.describe()} | ")
+            row = f"| {s.name} ({s.seed_name}) | {group} | {s.describe()} | "
             if best is None:
                 lines.append(row + "none qualifies | 0 | – | – | – | – |")
             else:
                 lines.append(row + f"{best.model} {best.format} | {n} | {best.p50_ms:.1f} | "
                              f"{'–' if best.file_mb is None else f'{best.file_mb:.1f}'} | {best.peak_rss_mb:.0f} | "
                              f"{'–' if best.retention_pct is None else f'{best.retention_pct:.1f}'} |")
-    front = pareto(cands)
-    lines += ["", "Pareto front (no other artifact is both faster and smaller): "
-              + ", ".join(f"{c.model} {c.format} ({c.p50_ms:.0f} ms, {c.file_mb:.0f} MB)" for c in front), "",
-              "![cost](cost.png) ![pareto](pareto.png)", ""]
-    return "\n".join(lines)
+    return lines + ["", _seed_chart("scenarios_seed", "scenario", "suitability 1-10, DistilBERT vs BERT", "BERT")]
 
 
 def plot(cands: list[Candidate], out_dir: Path) -> list[Path]:
@@ -194,14 +201,16 @@ def plot(cands: list[Candidate], out_dir: Path) -> list[Path]:
 
     paths = []
     fig, ax = plt.subplots(figsize=(max(6.0, 0.5 * len(cands) + 2), 4.8))
-    labels = [f"{SHORT_NAMES.get(c.model, c.model[:14])} {c.format}" for c in cands]
+    labels = [f"{short_name(c.model, 14)} {c.format}" for c in cands]
     bars = ax.bar(range(len(cands)), [c.cost_per_million for c in cands],
                   color=["#d62728" if c.golden == "FAIL" else "#1f77b4" for c in cands])
     ax.bar_label(bars, fmt="%.3f", fontsize=6)
     base = next((c for c in cands if c.format == "pytorch" and c.model.startswith("bert-base")), None)
     if base is not None:
-        ax.axhline(0.40 * base.cost_per_million, color="grey", linestyle="--", linewidth=1,
-                   label="seed's assumed DistilBERT inference cost (40% of BERT-base)")
+        seed = reference()["cost_seed"]["inference_cost"]
+        share = seed["DistilBERT"] / seed["BERT"]
+        ax.axhline(share * base.cost_per_million, color="grey", linestyle="--", linewidth=1,
+                   label=f"seed's assumed DistilBERT inference cost ({share:.0%} of BERT-base)")
         ax.legend(fontsize=7)
     ax.set_xticks(range(len(cands)), labels, fontsize=7, rotation=45, ha="right")
     ax.set_ylabel("USD per million requests (batch 1)")
@@ -215,7 +224,7 @@ def plot(cands: list[Candidate], out_dir: Path) -> list[Path]:
             continue
         marker = "x" if c.golden == "FAIL" else ("*" if id(c) in front else "o")
         ax.scatter(c.p50_ms, c.file_mb, marker=marker, s=70 if marker == "*" else 35)
-        text = f"{SHORT_NAMES.get(c.model, c.model[:12])} {c.format}" + (
+        text = f"{short_name(c.model, 12)} {c.format}" + (
             f" ({c.retention_pct:.0f}%)" if c.retention_pct else "")
         ax.annotate(text, (c.p50_ms, c.file_mb), fontsize=6, xytext=(3, 3), textcoords="offset points")
     ax.set_xlabel("p50 latency, ms (batch 1)")

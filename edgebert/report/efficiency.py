@@ -1,23 +1,16 @@
 """Bench rows -> the efficiency table (seed form, BERT-base = 100), its markdown and PNG charts.
 
-Every relative figure is computed from rows; the only typed-in numbers are the reference figures in
-edgebert/reference.json (the seed's and the paper's), shown beside the measured ones.
+Every relative figure is computed from rows; the seed's and the paper's figures (reference.json) stand beside them.
 """
 from __future__ import annotations
 
-import json
 import statistics
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
-from typing import Any
 
-
-BASELINE_MODEL = "bert-base-uncased"
-
-
-def reference() -> dict[str, Any]:
-    return json.loads(resources.files("edgebert").joinpath("reference.json").read_text())
+from edgebert.bench.rows import Row
+from edgebert.device_info import DeviceKey
+from edgebert.report.common import BASELINE_MODEL, per_artifact, reference, save_chart, short_name
 
 
 def seed_entry(model: str) -> dict[str, float] | None:
@@ -30,28 +23,9 @@ def seed_entry(model: str) -> dict[str, float] | None:
     return None
 
 
-EMULATED_NOTE = "EMULATED: latency not comparable with hardware"
-
-
-def device_group(row: dict[str, Any]) -> str:
-    """A device's column group: its label (or board, or CPU), the CPU, ISA and the features that decide speed."""
-    cpu = row.get("cpu", "?")
-    label = row.get("device_label") or row.get("board") or ""
-    feats = row.get("cpu_features") or []
-    isa = " ".join(x for x in (row.get("machine") or "", f"[{' '.join(feats)}]" if feats else "") if x)
-    parts = [label, cpu, isa, row.get("device", "?"), f"{row.get('threads', '?')} threads"]
-    if row.get("emulated"):
-        parts.append(f"{EMULATED_NOTE} ({row['emulated']})")
-    return " · ".join(p for p in parts if p)
-
-
-def is_emulated(group: str) -> bool:
-    return EMULATED_NOTE in group
-
-
-def _golden(rows: list[dict[str, Any]]) -> str:
+def _golden(rows: list[Row]) -> str:
     """The parity column: pass, FAIL (outputs beyond the gate on this device), ref (PyTorch itself), or – ."""
-    states = {r.get("golden", "none") for r in rows}
+    states = {r.golden for r in rows}
     for bad in ("fail", "error"):
         if bad in states:
             return "FAIL"
@@ -60,7 +34,7 @@ def _golden(rows: list[dict[str, Any]]) -> str:
 
 @dataclass
 class TableRow:
-    group: str
+    group: DeviceKey
     model: str
     format: str
     runtime: str
@@ -68,6 +42,7 @@ class TableRow:
     params_m: float | None
     p50_ms: float
     p90_ms: float
+    p99_ms: float
     p50_spread_ms: float  # max - min of the p50s of repeated rows (0 with one repeat)
     repeats: int
     model_rss_mb: float
@@ -79,28 +54,24 @@ class TableRow:
     golden: str = "–"  # pass | FAIL | ref | –  (the bundle's golden check in its bench workers)
 
 
-def _median(values: list[float]) -> float:
-    return float(statistics.median(values))
+def _table_row(group: DeviceKey, model: str, fmt: str, rs: list[Row]) -> TableRow:
+    """One artifact on one device: medians over its repeated rows."""
+    p50s = [r.p50_ms for r in rs]
+    params = rs[0].parameters
+    return TableRow(
+        group=group, model=model, format=fmt, runtime=rs[0].runtime, weights=rs[0].weights,
+        params_m=params / 1e6 if params else None, p50_ms=statistics.median(p50s),
+        p90_ms=statistics.median(r.p90_ms for r in rs), p99_ms=statistics.median(r.p99_ms for r in rs),
+        p50_spread_ms=max(p50s) - min(p50s), repeats=len(rs), model_rss_mb=statistics.median(r.model_rss_mb for r in rs),
+        peak_rss_mb=statistics.median(r.peak_rss_mb for r in rs), size_mb=rs[0].file_mb, seed=seed_entry(model),
+        golden=_golden(rs))
 
 
-def build_table(rows: list[dict[str, Any]], batch: int = 1, seq_len: int = 128) -> list[TableRow]:
-    """One TableRow per device group x model x format at (batch, seq_len), relative to the group's baseline."""
-    buckets: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
-    for row in rows:
-        if row.get("status") == "ok" and row.get("batch") == batch and row.get("seq_len") == seq_len:
-            buckets.setdefault((device_group(row), row["model"], row["format"]), []).append(row)
-    table = []
-    for (group, model, fmt), rs in buckets.items():
-        p50s = [r["p50_ms"] for r in rs]
-        params = rs[0].get("parameters")
-        table.append(TableRow(
-            group=group, model=model, format=fmt, runtime=rs[0]["runtime"], weights=rs[0].get("weights", ""),
-            params_m=params / 1e6 if params else None, p50_ms=_median(p50s),
-            p90_ms=_median([r["p90_ms"] for r in rs]), p50_spread_ms=max(p50s) - min(p50s), repeats=len(rs),
-            model_rss_mb=_median([r["model_rss_mb"] for r in rs]), peak_rss_mb=_median([r["peak_rss_mb"] for r in rs]),
-            size_mb=rs[0].get("file_mb"), seed=seed_entry(model), golden=_golden(rs)))
+def build_table(rows: list[Row], batch: int = 1, seq_len: int = 128) -> list[TableRow]:
+    """One TableRow per device x model x format at (batch, seq_len), relative to the device's baseline."""
+    table = [_table_row(*key, rs) for key, rs in per_artifact(rows, batch, seq_len).items()]
     for group in {t.group for t in table}:
-        if is_emulated(group):
+        if group.emulated:
             continue  # emulated latency and RSS say nothing about the hardware: no relative figures
         members = [t for t in table if t.group == group]
         base = _baseline(members)
@@ -138,12 +109,24 @@ def table_cells(t: TableRow) -> list[str]:
             f"{t.p50_spread_ms:.1f} (n={t.repeats})", _fmt(t.model_rss_mb), _fmt(t.peak_rss_mb), t.golden]
 
 
-def markdown(rows: list[dict[str, Any]], table: list[TableRow], batch: int, seq_len: int) -> str:
+def paper_note() -> str:
+    """The paper's own efficiency figures (Sanh et al. 2019), which the seed's table rounds."""
+    paper = reference()["efficiency_paper"]
+    cpu, params = paper["cpu_inference_s_sts_b_dev_batch1"], paper["parameters_m"]
+    return (f"The paper (Sanh et al. 2019) measured DistilBERT's CPU inference at "
+            f"{100 * cpu['DistilBERT'] / cpu['BERT-base']:.0f}% of BERT-base's ({cpu['DistilBERT']} s vs "
+            f"{cpu['BERT-base']} s; {cpu['_setup']}) with {params['DistilBERT']}M parameters vs "
+            f"{params['BERT-base']}M, and on an iPhone 7 Plus question answering "
+            f"{paper['iphone7plus_qa_speedup_vs_bert_base']:g}x as fast as BERT-base's ({paper['iphone_model_size_mb']} "
+            "MB model).")
+
+
+def markdown(rows: list[Row], table: list[TableRow], batch: int, seq_len: int) -> str:
     lines = ["# edgebert efficiency report", "",
              f"Batch {batch}, sequence {seq_len}. Time and memory are relative to BERT-base in eager PyTorch fp32 on "
              "the same device (= 100); memory is the model's own RSS (worker peak minus the worker's RSS after "
              "importing its runtime). Seed figures (the source chapter's table) stand beside the measured ones. "
-             "The seed's 255 MB for DistilBERT matches 267.8 MB (10^6 bytes) counted in MiB.", ""]
+             "The seed's 255 MB for DistilBERT matches 267.8 MB (10^6 bytes) counted in MiB.", "", paper_note(), ""]
     if any(t.weights == "random" for t in table):
         lines += ["**Random weights**: these models were built from their architectures with random weights. "
                   "Latency, memory and size depend only on the architecture; accuracy figures would not.", ""]
@@ -152,42 +135,32 @@ def markdown(rows: list[dict[str, Any]], table: list[TableRow], batch: int, seq_
                   "at export (see `golden_reason` in the rows). Its latency is listed but never compared.", ""]
     for group in sorted({t.group for t in table}):
         lines += [f"## {group}", ""]
-        if is_emulated(group):
+        if group.emulated:
             lines += ["Measured under user-mode emulation: outputs and parity are real, latency and memory are not; "
                       "no relative figures.", ""]
         lines += ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
         lines += ["| " + " | ".join(table_cells(t)) + " |" for t in table if t.group == group]
         lines.append("")
-    lines += ["## All measurements", "", "| device | model | format | batch | seq | p50 ms | p90 ms | p99 ms | "
-              "seq/s | peak RSS MB | runs |", "|" + "---|" * 11]
-    for r in sorted((r for r in rows if r.get("status") == "ok"),
-                    key=lambda r: (device_group(r), r["model"], r["format"], r["batch"], r["seq_len"], r.get("repeat", 0))):
-        lines.append(f"| {device_group(r)} | {r['model']} | {r['format']} | {r['batch']} | {r['seq_len']} | "
-                     f"{r['p50_ms']:.1f} | {r['p90_ms']:.1f} | {r['p99_ms']:.1f} | {r['throughput_seq_s']:.1f} | "
-                     f"{r['peak_rss_mb']:.0f} | {r['runs']} |")
-    failed = [r for r in rows if r.get("status") == "failed"]
+    return "\n".join(lines + _all_measurements(rows))
+
+
+def _all_measurements(rows: list[Row]) -> list[str]:
+    """Every ok row, then every failed one with its reason."""
+    lines = ["## All measurements", "", "| device | model | format | batch | seq | p50 ms | p90 ms | p99 ms | "
+             "seq/s | peak RSS MB | runs |", "|" + "---|" * 11]
+    for r in sorted((r for r in rows if r.ok),
+                    key=lambda r: (r.device_key, r.model, r.format, r.batch, r.seq_len, r.repeat)):
+        lines.append(f"| {r.device_key} | {r.model} | {r.format} | {r.batch} | {r.seq_len} | {r.p50_ms:.1f} | "
+                     f"{r.p90_ms:.1f} | {r.p99_ms:.1f} | {r.throughput_seq_s:.1f} | {r.peak_rss_mb:.0f} | {r.runs} |")
+    failed = [r for r in rows if not r.ok]
     if failed:
-        lines += ["", "## Failed rows", ""] + [f"- {r.get('model')} {r.get('format')} b{r.get('batch')} "
-                                               f"s{r.get('seq_len')}: {r.get('reason')}" for r in failed]
-    lines += ["", "![latency](latency.png) ![memory](memory.png) ![size](size.png)", ""]
-    return "\n".join(lines)
-
-
-SHORT_NAMES = {"bert-base-uncased": "BERT-base", "distilbert-base-uncased": "DistilBERT"}
+        lines += ["", "## Failed rows", ""] + [f"- {r.model} {r.format} b{r.batch} s{r.seq_len}: {r.reason}"
+                                               for r in failed]
+    return lines + ["", "![latency](latency.png) ![memory](memory.png) ![size](size.png)", ""]
 
 
 def _label(t: TableRow) -> str:
-    return f"{SHORT_NAMES.get(t.model, t.model[:18])} {t.format}"
-
-
-def save_chart(fig: Any, path: Path) -> Path:
-    """Lay out, write (PNG, 110 dpi) and close a matplotlib figure."""
-    import matplotlib.pyplot as plt
-
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return f"{short_name(t.model, 18)} {t.format}"
 
 
 def plot(table: list[TableRow], out_dir: Path) -> list[Path]:
@@ -197,7 +170,7 @@ def plot(table: list[TableRow], out_dir: Path) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    table = [t for t in table if not is_emulated(t.group)]  # emulated latency is not plotted beside hardware
+    table = [t for t in table if not t.group.emulated]  # emulated latency is not plotted beside hardware
     labels = list(dict.fromkeys(_label(t) for t in table))
     groups = sorted({t.group for t in table})
     seed = reference()["efficiency_seed"]["DistilBERT"]
@@ -213,7 +186,7 @@ def plot(table: list[TableRow], out_dir: Path) -> list[Path]:
             values = {_label(t): getattr(t, attr) for t in table if t.group == group}
             xs = [i + gi * width for i in range(len(labels))]
             ys = [values.get(lbl) or 0.0 for lbl in labels]
-            bars = ax.bar(xs, ys, width=width, label=group[:60])
+            bars = ax.bar(xs, ys, width=width, label=str(group)[:60])
             ax.bar_label(bars, fmt="%.0f", fontsize=7)
         ax.axhline(seed_value, color="grey", linestyle="--", linewidth=1, label=f"seed DistilBERT ({seed_value})")
         ax.set_xticks([i + width * (len(groups) - 1) / 2 for i in range(len(labels))], labels, fontsize=7,

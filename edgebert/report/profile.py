@@ -6,20 +6,22 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from edgebert.bench.rows import Row
+from edgebert.device_info import DeviceKey
 from edgebert.opprofile import CATEGORIES
-from edgebert.report.efficiency import SHORT_NAMES, device_group, save_chart
+from edgebert.report.common import per_artifact, save_chart, short_name
 
 
-def profiled(rows: list[dict[str, Any]], batch: int, seq_len: int) -> dict[tuple, list[dict[str, Any]]]:
-    out: dict[tuple, list[dict[str, Any]]] = {}
-    for r in rows:
-        if r.get("status") == "ok" and r.get("fp32_peak_gflops") and r.get("batch") == batch and \
-                r.get("seq_len") == seq_len:
-            out.setdefault((device_group(r), r["model"], r["format"]), []).append(r)
-    return out
+def profiled(rows: list[Row], batch: int, seq_len: int) -> dict[tuple[DeviceKey, str, str], list[Row]]:
+    return per_artifact(rows, batch, seq_len, keep=lambda r: bool(r.fp32_peak_gflops))
 
 
-def markdown(rows: list[dict[str, Any]], batch: int, seq_len: int) -> str:
+def _by_category(rs: list[Row]) -> dict[str, Any] | None:
+    """The first of the rows' profiles that has per-category times (the profiled repetition)."""
+    return next((r.profile for r in rs if (r.profile or {}).get("by_category")), None)
+
+
+def markdown(rows: list[Row], batch: int, seq_len: int) -> str:
     found = profiled(rows, batch, seq_len)
     head = ["device", "model", "format", "p50 ms", "GFLOP", "GFLOP/s", "% of fp32 peak", "ops' sum ms", "profiled run ms",
             *[f"{c} ms" for c in CATEGORIES], "profiler"]
@@ -31,15 +33,15 @@ def markdown(rows: list[dict[str, Any]], batch: int, seq_len: int) -> str:
              "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for (group, model, fmt), rs in sorted(found.items()):
-        med = lambda key: statistics.median(r[key] for r in rs if r.get(key) is not None)  # noqa: E731
-        prof = next((r["profile"] for r in rs if (r.get("profile") or {}).get("by_category")), None)
+        med = lambda key: statistics.median(getattr(r, key) for r in rs if getattr(r, key) is not None)  # noqa: E731
+        prof = _by_category(rs)
         cats = [f"{prof['by_category'][c]:.1f}" if prof else "–" for c in CATEGORIES]
-        gf = [r for r in rs if r.get("gflop")]
+        gf = [r for r in rs if r.gflop]
         achieved = f"{med('gflops_achieved'):.0f}" if gf else "–"
         share = f"{100 * med('gflops_achieved') / med('fp32_peak_gflops'):.0f}" if gf else "–"
-        lines.append(f"| {group} | {model} | {fmt} | {med('p50_ms'):.1f} | {gf[0]['gflop'] if gf else '–'} | "
+        lines.append(f"| {group} | {model} | {fmt} | {med('p50_ms'):.1f} | {gf[0].gflop if gf else '–'} | "
                      f"{achieved} | {share} | {prof['total_ms'] if prof else '–'} | {_wall(prof)} | " + " | ".join(cats)
-                     + f" | {(rs[0].get('profile') or {}).get('source', '–')} |")
+                     + f" | {(rs[0].profile or {}).get('source', '–')} |")
     return "\n".join(lines + ["", "![profile](profile.png)", ""])
 
 
@@ -50,10 +52,9 @@ def _wall(prof: dict[str, Any] | None) -> str:
     return f"{prof['wall_ms']:.1f}" + (f" ({over:+.0f}%)" if over is not None else "")
 
 
-def plot(rows: list[dict[str, Any]], batch: int, seq_len: int, out_dir: Path) -> Path | None:
+def plot(rows: list[Row], batch: int, seq_len: int, out_dir: Path) -> Path | None:
     """One stacked bar per profiled artifact: ms per run by operator category."""
-    found = {k: next((r["profile"] for r in rs if (r.get("profile") or {}).get("by_category")), None)
-             for k, rs in profiled(rows, batch, seq_len).items()}
+    found = {k: _by_category(rs) for k, rs in profiled(rows, batch, seq_len).items()}
     found = {k: v for k, v in found.items() if v}
     if not found:
         return None
@@ -69,7 +70,7 @@ def plot(rows: list[dict[str, Any]], batch: int, seq_len: int, out_dir: Path) ->
         values = [found[k]["by_category"][cat] for k in keys]
         ax.bar(range(len(keys)), values, bottom=bottom, label=cat)
         bottom = [b + v for b, v in zip(bottom, values)]
-    ax.set_xticks(range(len(keys)), [f"{SHORT_NAMES.get(m, m[:14])} {f}" for _, m, f in keys], fontsize=7,
+    ax.set_xticks(range(len(keys)), [f"{short_name(m, 14)} {f}" for _, m, f in keys], fontsize=7,
                   rotation=45, ha="right")
     ax.set_ylabel(f"ms per run (b{batch} s{seq_len})")
     ax.set_title("where the time goes (each runtime's own profiler)")
