@@ -1,5 +1,5 @@
-"""Load a model to export or measure: an HF hub id, a local HF directory, or an architecture with random weights.
-
+"""Load a model to export or measure: an HF hub id, a local HF directory, or an architecture with random weights;
+`load_hf` gives the bare HF model with a chosen head, to train or distil from.
 Everything here imports torch/transformers lazily: `import edgebert` must stay light on a device.
 """
 from __future__ import annotations
@@ -242,12 +242,35 @@ def _load_hub(spec: str, task: str | None) -> LoadedModel:
     return wrap_hf(hf_model, load_tokenizer(spec), task, ModelSource(spec, "hub", _hub_sha(spec)))
 
 
-def _from_pretrained(spec: str, task: str, config: Any) -> Any:
-    from transformers import AutoModel, AutoModelForSequenceClassification
+def _from_pretrained(spec: str, task: str, config: Any, **kwargs: Any) -> Any:
+    from transformers import AutoModel, AutoModelForMaskedLM, AutoModelForSequenceClassification
 
-    cls = AutoModelForSequenceClassification if task == "classification" else AutoModel
+    cls = {"classification": AutoModelForSequenceClassification, "mlm": AutoModelForMaskedLM}.get(task, AutoModel)
     # trust_remote_code stays off: a model directory must never run code it ships.
-    return cls.from_pretrained(spec, config=config, trust_remote_code=False)
+    return cls.from_pretrained(spec, config=config, trust_remote_code=False, **kwargs)
+
+
+def load_hf(name_or_path: str, head: str, *, labels: list[str] | None = None, role: str = "Model") -> tuple[Any, Any]:
+    """An HF model with `head` (classification, mlm, or encoder: no pooler) and its tokenizer, to train or distil
+    from. With `labels` the classification head is new, for those classes, drawn from torch's seeded global RNG."""
+    require_torch()
+    if not Path(name_or_path).exists() and name_or_path.startswith((".", "/", "~")):
+        raise ModelLoadError(f"{role} path '{name_or_path}' does not exist")
+    from transformers import AutoConfig
+
+    new_head = {} if labels is None else {"num_labels": len(labels), "id2label": dict(enumerate(labels)),
+                                          "label2id": {name: i for i, name in enumerate(labels)}}
+    try:
+        config = AutoConfig.from_pretrained(name_or_path, **new_head)
+        config.architectures = None if new_head else config.architectures  # the checkpoint's head is not this one
+        no_pooler = {"add_pooling_layer": False} if head == "encoder" and config.model_type == "bert" else {}
+        model = _from_pretrained(name_or_path, head, config, ignore_mismatched_sizes=bool(new_head), **no_pooler)
+    except (OSError, ValueError) as err:
+        raise ModelLoadError(f"Could not load {role.lower()} '{name_or_path}': {first_line(err)}") from err
+    tokenizer = load_tokenizer(name_or_path)
+    if tokenizer is None:
+        raise ModelLoadError(f"{role} '{name_or_path}' has no tokenizer files; training needs one")
+    return model.eval(), tokenizer
 
 
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer.model", "spiece.model")
@@ -275,5 +298,3 @@ def _hub_sha(spec: str) -> str:
         return sha256_files([Path(cached)]) if isinstance(cached, str) else "unknown"
     except Exception:  # noqa: BLE001 - provenance is best-effort for hub ids
         return "unknown"
-
-

@@ -28,34 +28,3 @@ def write_task(folder: Path, n_train: int = 480, n_dev: int = 120, seed: int = 0
     train.write_text("\n".join(rows(n_train)) + "\n")
     dev.write_text("\n".join(rows(n_dev)) + "\n")
     return train, dev
-
-
-def train_teacher(folder: Path, train: Path, layers: int = 4, steps: int = 120, seed: int = 0) -> Path:
-    """A tiny BERT classifier trained with plain cross-entropy on the synthetic task; saved as an HF folder."""
-    import torch
-    from transformers import AutoConfig, AutoModelForSequenceClassification
-
-    from edgebert.distill.data import read_tsv
-    from edgebert.models import packaged_tokenizer
-
-    torch.manual_seed(seed)
-    cfg = AutoConfig.for_model("bert", hidden_size=32, num_hidden_layers=layers, num_attention_heads=2,
-                               intermediate_size=64, num_labels=2, max_position_embeddings=64)
-    model = AutoModelForSequenceClassification.from_config(cfg)
-    tok = packaged_tokenizer()
-    ds = read_tsv(train, "sst2")
-    opt = torch.optim.AdamW(model.parameters(), lr=2e-3)
-    model.train()
-    g = torch.Generator().manual_seed(seed)
-    for _ in range(steps):
-        idx = torch.randint(len(ds), (32,), generator=g).tolist()
-        enc = tok([ds.text_a[i] for i in idx], padding=True, return_tensors="pt")
-        loss = model(**enc, labels=torch.as_tensor(ds.labels[idx])).loss
-        loss.backward()
-        opt.step()
-        opt.zero_grad()
-    model.eval()
-    out = folder / "teacher"
-    model.save_pretrained(out)
-    tok.save_pretrained(out)
-    return out

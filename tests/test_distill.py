@@ -1,20 +1,44 @@
-"""Distillation: exact student mapping, losses against hand-computed values, GLUE data/metrics, a learnable
-synthetic task, exact resume, and DDP over gloo with 2 CPU processes."""
+"""Distillation: exact student mapping, losses against hand-computed values, the recipes against reference.json, GLUE
+data/metrics, a learnable synthetic task (its teacher fine-tuned by `finetune`), exact resume, and DDP over gloo with
+2 CPU processes. The objectives one by one: tests/test_objectives.py."""
 from __future__ import annotations
 
 import json
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from edgebert.distill.data import DataError, f1, glue_metrics, matthews, read_tsv, spearman
+from edgebert.distill.data import Columns, DataError, read_task
+from edgebert.distill.metrics import f1, glue_metrics, matthews, spearman
 from edgebert.distill.student import build_student, resolve_layer_map
 from edgebert.errors import UsageError
 from tests.cli_helpers import run_cli
-from tests.synthetic import train_teacher, write_task
+from tests.synthetic import write_task
+
+REFERENCE = Path(__file__).parents[1] / "edgebert" / "reference.json"
+
+
+def _teacher(root, train):
+    """A tiny 4-layer BERT fine-tuned on the synthetic task by `edgebert finetune`'s own loop."""
+    import torch
+    from transformers import AutoConfig, AutoModel
+
+    from edgebert.distill.finetune import finetune
+    from edgebert.distill.config import TrainConfig
+    from edgebert.models import packaged_tokenizer
+
+    torch.manual_seed(0)
+    cfg = AutoConfig.for_model("bert", hidden_size=32, num_hidden_layers=4, num_attention_heads=2,
+                               intermediate_size=64, max_position_embeddings=64)
+    AutoModel.from_config(cfg).save_pretrained(root / "base")
+    packaged_tokenizer().save_pretrained(root / "base")
+    finetune(str(root / "base"), root / "teacher", data=train, eval_data=None, task="sst2",
+             cfg=TrainConfig(steps=120, batch_size=32, lr=2e-3, max_len=64, seed=0))
+    return root / "teacher"
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +48,7 @@ def task(tmp_path_factory):
     require_torch()
     root = tmp_path_factory.mktemp("synthetic")
     train, dev = write_task(root)
-    return root, train, dev, train_teacher(root, train)
+    return root, train, dev, _teacher(root, train)
 
 
 def _tiny_teacher(layers=4, labels=3):
@@ -110,41 +134,55 @@ def test_losses_match_hand_computed_values():
                                                                                 rel=1e-5)
 
 
-def test_recipes():
+def test_recipes_and_layer_maps_are_the_references():
+    """The recipes and layer maps as reference.json records them from the seed chapter and the HF scripts."""
     from edgebert.distill.losses import get_recipe
 
+    reference = json.loads(REFERENCE.read_text())["distillation_recipe"]
     seed, hf = get_recipe("seed"), get_recipe("hf")
-    assert (seed.temperature, seed.alpha_kd, seed.alpha_ce) == (4.0, 0.5, 0.5)
-    assert (hf.temperature, hf.alpha_kd, hf.alpha_mlm, hf.alpha_cos) == (2.0, 5.0, 2.0, 1.0)
+    chapter = reference["seed"]
+    assert (seed.temperature, seed.alpha_kd, seed.alpha_ce, seed.alpha_cos, seed.alpha_mlm) == (
+        chapter["temperature"], chapter["alpha_soft"], chapter["beta_hard"], 0.0, 0.0)
+    scripts = reference["hf_reference_scripts"]  # their alpha_ce weighs the soft-target KL term: our alpha_kd
+    assert (hf.temperature, hf.alpha_kd, hf.alpha_ce, hf.alpha_cos, hf.alpha_mlm) == (
+        scripts["temperature"], scripts["alpha_ce"], 0.0, scripts["alpha_cos"], scripts["alpha_mlm"])
+    assert resolve_layer_map("every-other", 12, None) == chapter["student_init_teacher_layers"]
+    assert resolve_layer_map("hf", 12, None) == scripts["student_init_teacher_layers"]
     assert get_recipe("seed", temperature=2.0).temperature == 2.0
     with pytest.raises(UsageError, match="Valid: seed, hf"):
         get_recipe("tinybert")
 
 
 def test_glue_tsv_layouts_and_bad_rows(tmp_path):
+    """GLUE's TSVs: each preset's columns and label names, quotes taken literally, bad rows named by line."""
     p = tmp_path / "mrpc.tsv"
     p.write_text("Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n1\ta\tb\tHe said hi.\tHe greeted.\n"
-                 "0\ta\tb\tCats.\tThe stock fell.\n")
-    ds = read_tsv(p, "mrpc")
-    assert ds.text_b == ["He greeted.", "The stock fell."] and ds.labels.tolist() == [1, 0]
+                 '0\ta\tb\t"Cats.\tThe stock fell.\n')
+    ds = read_task(p, "mrpc")
+    assert ds.text_a == ["He said hi.", '"Cats.'] and ds.text_b == ["He greeted.", "The stock fell."]
+    assert ds.labels.tolist() == [1, 0] and ds.label_names == ["0", "1"]
+    as_csv = tmp_path / "mrpc.csv"  # a preset's columns in a quoted CSV, with a column named by flag
+    as_csv.write_text('Quality,first,#2 String\n1,"He said ""hi"", twice",He greeted.\n')
+    ds = read_task(as_csv, "mrpc", columns=Columns(("first",), ("#2 String",), ("Quality",)))
+    assert ds.text_a == ['He said "hi", twice'] and ds.labels.tolist() == [1]
     bad = tmp_path / "sst2.tsv"
     bad.write_text("sentence\tlabel\ngood film\t1\n\t0\nfine\tpositive\nshort\n")
     with pytest.raises(DataError, match=rf"{bad}:3: empty text"):
-        read_tsv(bad, "sst2")
-    ds = read_tsv(bad, "sst2", skip_bad_rows=True)
+        read_task(bad, "sst2")
+    ds = read_task(bad, "sst2", skip_bad_rows=True)
     assert len(ds) == 1 and ds.skipped == 3
     with pytest.raises(DataError, match="no label column"):
         p2 = tmp_path / "x.tsv"
         p2.write_text("sentence\tscore\nhi\t1\n")
-        read_tsv(p2, "sst2")
+        read_task(p2, "sst2")
     mnli = tmp_path / "mnli.tsv"
     mnli.write_text("sentence1\tsentence2\tgold_label\nA man sleeps.\tA person rests.\tentailment\n")
-    assert read_tsv(mnli, "mnli").labels.tolist() == [1]
+    assert read_task(mnli, "mnli").labels.tolist() == [1]
     stsb = tmp_path / "stsb.tsv"
     stsb.write_text("sentence1\tsentence2\tscore\na\tb\t3.8\n")
-    assert read_tsv(stsb, "stsb").labels.dtype == np.float32
+    assert read_task(stsb, "stsb").labels.dtype == np.float32
     with pytest.raises(UsageError, match="Unknown task 'squad'"):
-        read_tsv(stsb, "squad")
+        read_task(stsb, "squad")
 
 
 def test_glue_metrics_against_hand_values():
@@ -162,7 +200,7 @@ def test_glue_metrics_against_hand_values():
 def _distill(teacher, out, train, dev, **kw):
     from edgebert.distill.losses import get_recipe
     from edgebert.distill.run import distill
-    from edgebert.distill.train import TrainConfig
+    from edgebert.distill.config import TrainConfig
 
     cfg_kw = {k: kw.pop(k) for k in list(kw) if k in TrainConfig.__dataclass_fields__}
     cfg = TrainConfig(**{"steps": 60, "batch_size": 32, "lr": 1e-3, "eval_every": 10, **cfg_kw})

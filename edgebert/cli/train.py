@@ -8,7 +8,7 @@ import typer
 
 from edgebert.cli.app import command
 from edgebert.cli.common import LabelColumn, PairColumn, SkipBadRows, Task, TextColumn, columns, err, out
-from edgebert.distill.train import TrainConfig
+from edgebert.distill.config import TrainConfig
 
 D = TrainConfig()
 Steps = Annotated[int, typer.Option(help="Optimizer steps.")]
@@ -61,14 +61,14 @@ def distill(
     from edgebert.distill.run import distill as run_distill
     from edgebert.render import distill_summary, training_progress
 
-    rcp = get_recipe(recipe, temperature=temperature, alpha_kd=alpha_kd, alpha_ce=alpha_ce, alpha_cos=alpha_cos,
-                     alpha_mlm=alpha_mlm)
+    loss_recipe = get_recipe(recipe, temperature=temperature, alpha_kd=alpha_kd, alpha_ce=alpha_ce,
+                             alpha_cos=alpha_cos, alpha_mlm=alpha_mlm)
     cfg = _config(steps=steps, batch_size=batch_size, grad_accum=grad_accum, lr=lr, warmup_ratio=warmup_ratio,
                   max_len=max_len, seed=seed, eval_every=eval_every, checkpoint_every=checkpoint_every, device=device)
     with training_progress(err, "distill", steps) as on_step:
-        result = run_distill(teacher, out_dir, objective=objective, recipe=rcp, layer_map=layer_map, n_layers=layers,
-                             cfg=cfg, task=task, data=data, eval_data=eval_data, skip_bad_rows=skip_bad_rows,
-                             resume=resume, force=force, init=init, on_step=on_step,
+        result = run_distill(teacher, out_dir, objective=objective, recipe=loss_recipe, layer_map=layer_map,
+                             n_layers=layers, cfg=cfg, task=task, data=data, eval_data=eval_data,
+                             skip_bad_rows=skip_bad_rows, resume=resume, force=force, init=init, on_step=on_step,
                              columns=columns(text_column, pair_column, label_column))
     out.print(distill_summary(result))
 

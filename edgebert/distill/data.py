@@ -1,5 +1,6 @@
-"""Labelled text data: a user's CSV, TSV or JSONL file (columns chosen by flags), the GLUE TSV layouts as presets,
-and the metrics, in numpy. Every bad row is an error naming file:line, or is skipped and counted on request."""
+"""Training and evaluation data: a user's CSV, TSV or JSONL file (columns chosen by flags), the GLUE TSV layouts as
+presets, and plain text (one passage a line). Every bad row is an error naming file:line, or is skipped and counted
+on request. The metrics are in metrics.py."""
 from __future__ import annotations
 
 import csv
@@ -55,7 +56,7 @@ TASKS: dict[str, Task] = {
     "stsb": Task(("sentence1",), ("sentence2",), ("score", "label"), None, "pearson"),
     "wnli": Task(("sentence1",), ("sentence2",), ("label",), ("0", "1"), "accuracy"),
 }
-FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl"}
+LAYOUTS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl"}
 
 
 class DataError(UsageError):
@@ -81,15 +82,21 @@ class Dataset:
         return len(self.label_names) if self.label_names else 1
 
 
+def find_task(name: str) -> Task | None:
+    """The GLUE preset of that name ("SST-2" is sst2), or None."""
+    return TASKS.get(name.lower().replace("-", ""))
+
+
 def get_task(name: str) -> Task:
-    key = name.lower().replace("-", "")
-    if key not in TASKS:
+    """The GLUE preset of that name; an unknown name is a usage error listing the valid ones."""
+    preset = find_task(name)
+    if preset is None:
         raise UsageError(f"Unknown task '{name}'. Valid: {', '.join(TASKS)}")
-    return TASKS[key]
+    return preset
 
 
 def data_format(path: Path, fmt: str | None = None) -> str:
-    found = fmt or FORMATS.get(path.suffix.lower())
+    found = fmt or LAYOUTS.get(path.suffix.lower())
     if found not in ("csv", "tsv", "tsv-raw", "jsonl"):
         raise UsageError(f"Cannot tell the layout of '{path}' from its extension. Fix: name it .csv, .tsv or .jsonl")
     return found
@@ -167,58 +174,86 @@ def read_data(path: Path, columns: Columns, *, label_names: list[str] | None = N
     if not path.is_file():
         raise UsageError(f"Data file '{path}' does not exist")
     header, rows = _records(path, data_format(path, fmt))
-    ca = _column(header, columns.text, path, "text")
-    cb = _column(header, columns.pair, path, "pair") if columns.pair else None
-    cl = _column(header, columns.label, path, "label")
+    text_col = _column(header, columns.text, path, "text")
+    pair_col = _column(header, columns.pair, path, "pair") if columns.pair else None
+    label_col = _column(header, columns.label, path, "label")
     texts_a, texts_b, raw, lines, skipped = [], [], [], [], 0
     for lineno, row in rows:
         if not any((v or "").strip() for v in row.values()):
             continue
         problem = None
-        if any(c not in row or row[c] is None for c in (ca, cb, cl) if c):
+        if any(c not in row or row[c] is None for c in (text_col, pair_col, label_col) if c):
             problem = f"{len(row)} fields, the header has {len(header)}"
-        elif not row[ca].strip():
-            problem = f"empty text in column '{ca}'"
-        elif cb and not row[cb].strip():
-            problem = f"empty second text in column '{cb}'"
-        elif not row[cl].strip():
-            problem = f"empty label in column '{cl}'"
+        elif not row[text_col].strip():
+            problem = f"empty text in column '{text_col}'"
+        elif pair_col and not row[pair_col].strip():
+            problem = f"empty second text in column '{pair_col}'"
+        elif not row[label_col].strip():
+            problem = f"empty label in column '{label_col}'"
         elif regression:
             try:
-                float(row[cl])
+                float(row[label_col])
             except ValueError:
-                problem = f"label '{row[cl].strip()}' is not a number"
-        elif label_names is not None and row[cl].strip() not in label_names:
-            problem = (f"label '{row[cl].strip()}' is not one the model knows (valid: {', '.join(label_names)})")
+                problem = f"label '{row[label_col].strip()}' is not a number"
+        elif label_names is not None and row[label_col].strip() not in label_names:
+            problem = (f"label '{row[label_col].strip()}' is not one the model knows (valid: {', '.join(label_names)})")
         if problem:
             if skip_bad_rows:
                 skipped += 1
                 continue
             raise DataError(f"{path}:{lineno}: {problem}. Fix the row, or pass --skip-bad-rows")
-        texts_a.append(row[ca].strip())
-        if cb:
-            texts_b.append(row[cb].strip())
-        raw.append(row[cl].strip())
+        texts_a.append(row[text_col].strip())
+        if pair_col:
+            texts_b.append(row[pair_col].strip())
+        raw.append(row[label_col].strip())
         lines.append(lineno)
     if not texts_a:
         raise DataError(f"{path}: no usable rows" + (f" ({skipped} skipped)" if skipped else ""))
     if regression:
-        return Dataset(task, texts_a, texts_b if cb else None, np.asarray([float(x) for x in raw], np.float32),
+        return Dataset(task, texts_a, texts_b if pair_col else None, np.asarray([float(x) for x in raw], np.float32),
                        None, skipped, str(path), lines)
     names = list(label_names) if label_names is not None else _label_order(raw)
     if label_names is None and len(names) < 2:
         raise DataError(f"{path}: only one class ('{names[0]}') in {len(raw)} rows: a classifier needs two or more")
     index = {name: i for i, name in enumerate(names)}
-    return Dataset(task, texts_a, texts_b if cb else None, np.asarray([index[x] for x in raw], np.int64), names,
+    return Dataset(task, texts_a, texts_b if pair_col else None, np.asarray([index[x] for x in raw], np.int64), names,
                    skipped, str(path), lines)
 
 
-def read_tsv(path: Path, task: str, skip_bad_rows: bool = False) -> Dataset:
-    """A GLUE TSV (header row) of a preset task: its columns and its fixed label names."""
-    spec = get_task(task)
-    names = list(spec.labels) if spec.labels else None
-    return read_data(path, spec.columns, label_names=names, regression=spec.labels is None,
-                     skip_bad_rows=skip_bad_rows, fmt="tsv-raw", task=task.lower().replace("-", ""))
+def read_task(path: Path, task: str, *, columns: Columns | None = None, skip_bad_rows: bool = False) -> Dataset:
+    """A GLUE preset's file: its columns (unless given), its fixed label names (none: regression). GLUE's own TSVs
+    quote nothing (their texts hold bare quote characters), so a .tsv is read unquoted."""
+    preset = get_task(task)
+    return read_data(path, columns or preset.columns, label_names=list(preset.labels) if preset.labels else None,
+                     regression=preset.labels is None, skip_bad_rows=skip_bad_rows, task=task,
+                     fmt="tsv-raw" if path.suffix.lower() == ".tsv" else None)
+
+
+@dataclass(frozen=True)
+class DataFiles:
+    """A training run's data as the user named it: the files, a GLUE preset (or None), the columns, and whether a
+    bad row is skipped (counted) or an error."""
+
+    train: Path
+    held_out: Path | None = None
+    task: str | None = None
+    columns: Columns | None = None
+    skip_bad_rows: bool = False
+
+    def read_labelled(self, label_names: list[str] | None = None) -> tuple[Dataset, Dataset | None]:
+        """Training and held-out rows: a GLUE preset's (its labels), or a user's file whose classes are
+        `label_names` (a teacher's) or, without them, the training file's own; held-out rows use the same classes."""
+        skip = self.skip_bad_rows
+        if self.task:
+            train = read_task(self.train, self.task, columns=self.columns, skip_bad_rows=skip)
+            held = read_task(self.held_out, self.task, columns=self.columns, skip_bad_rows=skip) if self.held_out \
+                else None
+            return train, held
+        cols = self.columns or Columns()
+        train = read_data(self.train, cols, label_names=label_names, skip_bad_rows=skip)
+        held = read_data(self.held_out, cols, label_names=train.label_names, skip_bad_rows=skip) if self.held_out \
+            else None
+        return train, held
 
 
 def read_text(path: Path) -> list[str]:
@@ -226,82 +261,3 @@ def read_text(path: Path) -> list[str]:
     from edgebert.inputs import read_text_file
 
     return read_text_file(path)
-
-
-# --- metrics -------------------------------------------------------------------------------------------------
-
-def accuracy(pred: np.ndarray, gold: np.ndarray) -> float:
-    return float((pred == gold).mean())
-
-
-def f1(pred: np.ndarray, gold: np.ndarray) -> float:
-    tp = float(((pred == 1) & (gold == 1)).sum())
-    fp = float(((pred == 1) & (gold == 0)).sum())
-    fn = float(((pred == 0) & (gold == 1)).sum())
-    return 0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn)
-
-
-def matthews(pred: np.ndarray, gold: np.ndarray) -> float:
-    tp = float(((pred == 1) & (gold == 1)).sum())
-    tn = float(((pred == 0) & (gold == 0)).sum())
-    fp = float(((pred == 1) & (gold == 0)).sum())
-    fn = float(((pred == 0) & (gold == 1)).sum())
-    den = np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
-    return 0.0 if den == 0 else float((tp * tn - fp * fn) / den)
-
-
-def _ranks(x: np.ndarray) -> np.ndarray:
-    """Average ranks (ties share the mean rank), as scipy.stats.rankdata."""
-    order = np.argsort(x, kind="mergesort")
-    ranks = np.empty(len(x), dtype=np.float64)
-    sorted_x = x[order]
-    i = 0
-    while i < len(x):
-        j = i
-        while j + 1 < len(x) and sorted_x[j + 1] == sorted_x[i]:
-            j += 1
-        ranks[order[i:j + 1]] = (i + j) / 2.0 + 1
-        i = j + 1
-    return ranks
-
-
-def pearson(pred: np.ndarray, gold: np.ndarray) -> float:
-    return float(np.corrcoef(pred.astype(np.float64), gold.astype(np.float64))[0, 1])
-
-
-def spearman(pred: np.ndarray, gold: np.ndarray) -> float:
-    return pearson(_ranks(np.asarray(pred, np.float64)), _ranks(np.asarray(gold, np.float64)))
-
-
-def macro_f1(pred: np.ndarray, gold: np.ndarray, classes: int) -> float:
-    """Unweighted mean of per-class F1 (a class never predicted nor present counts as 0 only if present)."""
-    scores = []
-    for c in range(classes):
-        tp = float(((pred == c) & (gold == c)).sum())
-        fp = float(((pred == c) & (gold != c)).sum())
-        fn = float(((pred != c) & (gold == c)).sum())
-        if tp + fp + fn:
-            scores.append(0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn))
-    return float(np.mean(scores)) if scores else 0.0
-
-
-def task_metric(task: str) -> str:
-    return get_task(task).metric if task.lower().replace("-", "") in TASKS else "accuracy"
-
-
-def glue_metrics(task: str, outputs: np.ndarray, gold: np.ndarray) -> dict[str, float]:
-    """The task's metrics from model outputs (logits (N, C), or scores (N,) / (N, 1) for STS-B); a user's
-    classification file gets accuracy and macro-F1."""
-    if task.lower().replace("-", "") not in TASKS:
-        pred = outputs.argmax(-1)
-        return {"accuracy": accuracy(pred, gold), "macro_f1": macro_f1(pred, gold, outputs.shape[-1])}
-    spec = get_task(task)
-    if spec.labels is None:
-        scores = outputs.reshape(-1)
-        return {"pearson": pearson(scores, gold), "spearman": spearman(scores, gold)}
-    pred = outputs.argmax(-1)
-    if spec.metric == "matthews":
-        return {"matthews": matthews(pred, gold), "accuracy": accuracy(pred, gold)}
-    if spec.metric == "f1":
-        return {"f1": f1(pred, gold), "accuracy": accuracy(pred, gold)}
-    return {"accuracy": accuracy(pred, gold)}

@@ -16,7 +16,8 @@ import numpy as np
 
 from edgebert import __version__
 from edgebert.bundle import MANIFEST
-from edgebert.distill.data import Columns, Dataset, get_task, glue_metrics, read_data, task_metric
+from edgebert.distill.data import Columns, Dataset, read_data, read_task
+from edgebert.distill.metrics import glue_metrics, task_metric
 from edgebert.errors import ModelLoadError, UsageError
 
 BATCH = 32
@@ -65,14 +66,14 @@ def _bundle_outputs(path: Path, ds: Dataset) -> tuple[np.ndarray, dict[str, Any]
                                   "parameters": m.get("parameters"), "file_mb": round(pred.bundle.size_mb, 3)}
 
 
-def _torch_outputs(spec: str, ds: Dataset) -> tuple[np.ndarray, dict[str, Any]]:
+def _torch_outputs(target: str, ds: Dataset) -> tuple[np.ndarray, dict[str, Any]]:
     import torch
 
     from edgebert.models import load_model
 
-    model = load_model(spec, task="classification")
+    model = load_model(target, task="classification")
     if model.tokenizer is None:
-        raise ModelLoadError(f"'{spec}' has no tokenizer; evaluation needs one")
+        raise ModelLoadError(f"'{target}' has no tokenizer; evaluation needs one")
     outs, truncated = [], 0
     with torch.inference_mode():
         for i in range(0, len(ds), BATCH):
@@ -85,7 +86,7 @@ def _torch_outputs(spec: str, ds: Dataset) -> tuple[np.ndarray, dict[str, Any]]:
                                        for n in model.input_names]).float().numpy())
     from edgebert.runtimes.torch_eager import weights_mb
 
-    return np.concatenate(outs), {"model": model.name, "format": "pytorch", "source": spec, "labels": model.labels,
+    return np.concatenate(outs), {"model": model.name, "format": "pytorch", "source": target, "labels": model.labels,
                                   "max_tokens": model.max_positions, "truncated_rows": truncated,
                                   "parameters": model.parameters, "file_mb": round(weights_mb(model.module), 3)}
 
@@ -96,10 +97,7 @@ def evaluate(targets: list[str], data: Path, task: str | None = None, columns: C
     if not targets:
         raise UsageError("Give one or more models or bundles to evaluate")
     if task:  # a GLUE preset: its columns (unless overridden) and its fixed label names
-        spec = get_task(task)
-        ds = read_data(data, columns or spec.columns, label_names=list(spec.labels) if spec.labels else None,
-                       regression=spec.labels is None, skip_bad_rows=skip_bad_rows, task=task,
-                       fmt="tsv-raw" if data.suffix.lower() == ".tsv" else None)
+        ds = read_task(data, task, columns=columns, skip_bad_rows=skip_bad_rows)
     else:
         ds = read_data(data, columns or Columns(), label_names=label_names_of(targets[0]),
                        skip_bad_rows=skip_bad_rows)

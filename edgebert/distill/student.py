@@ -28,19 +28,20 @@ _BERT_LAYER = {
 }
 
 
-def resolve_layer_map(spec: str, n_teacher: int, n_student: int | None) -> list[int]:
+def resolve_layer_map(layer_map: str, n_teacher: int, n_student: int | None) -> list[int]:
     """'every-other', 'hf' or an explicit '0,2,4' list -> teacher layer index for each student layer."""
-    if spec in LAYER_MAPS:
+    if layer_map in LAYER_MAPS:
         n = n_student or max(1, n_teacher // 2)
-        layers = LAYER_MAPS[spec](n_teacher, n)
+        layers = LAYER_MAPS[layer_map](n_teacher, n)
         if layers is None:
             raise UsageError(f"Layer map 'hf' is defined for a 12-layer teacher and 6 student layers "
                              f"(got {n_teacher} -> {n}). Fix: use every-other or an explicit list")
     else:
         try:
-            layers = [int(x) for x in spec.split(",") if x.strip()]
+            layers = [int(x) for x in layer_map.split(",") if x.strip()]
         except ValueError:
-            raise UsageError(f"Unknown layer map '{spec}'. Valid: every-other, hf, or a list such as 0,2,4") from None
+            raise UsageError(f"Unknown layer map '{layer_map}'. Valid: every-other, hf, or a list such as 0,2,4") \
+                from None
         if n_student is not None and len(layers) != n_student:
             raise UsageError(f"--layer-map lists {len(layers)} layers but --layers is {n_student}")
     if not layers or any(not 0 <= i < n_teacher for i in layers):
