@@ -23,7 +23,8 @@ def _model(arch: str):
     import torch
     from transformers import AutoConfig, AutoModelForSequenceClassification
 
-    from edgebert.models import ModelSource, packaged_tokenizer, wrap_hf
+    from edgebert.models import ModelSource, wrap_hf
+    from edgebert.tokenizer import packaged_tokenizer
 
     if arch.startswith("bert"):
         cfg = AutoConfig.for_model("bert", **{**TINY, "num_hidden_layers": 4, "hidden_size": 64})

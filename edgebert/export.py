@@ -6,8 +6,10 @@ check with `edgebert verify`. A miss raises ParityError and leaves nothing behin
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import platform
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +21,13 @@ from edgebert.bundle import Bundle, check_out_dir, staged_dir, write_manifest
 from edgebert.errors import ParityError
 from edgebert.formats import FormatSpec, get_format
 from edgebert.formats.base import ExportOptions, ExportSession
-from edgebert.inputs import parity_batches
+from edgebert.inputs import hostile_feeds, parity_batches
 from edgebert.models import LoadedModel, load_model
 from edgebert.parity import Gate, apply_gate, compare, run_artifact, torch_reference
 from edgebert.runner import Runner
 
 TOKENIZER_FILE = "tokenizer.json"
+MODEL_SUFFIXES = {".onnx", ".ort", ".tflite", ".bin", ".xml", ".pte"}  # what --max-fp32-growth measures
 # Longer than any BERT's 512 positions: the in-graph tokenizer must truncate exactly as the Python one does.
 LONG_TEXT = "The committee reviewed every proposal carefully before the final vote was taken. " * 60
 
@@ -39,7 +42,8 @@ def _io_spec(model: LoadedModel) -> tuple[list[dict[str, Any]], list[dict[str, A
 def _reference(model: LoadedModel, texts: list[str] | None, max_len: int, session: ExportSession) -> tuple:
     """Gate batches and golden samples with PyTorch's outputs; computed once per model, texts and length."""
     def build() -> tuple:
-        feeds = parity_batches(model.tokenizer, model.input_names, model.vocab_size, texts, max_len)
+        feeds = parity_batches(model.tokenizer, model.input_names, model.vocab_size, texts, max_len) + \
+            hostile_feeds(model.tokenizer, model.input_names, max_len)
         gold = golden.golden_feeds(model.tokenizer, model.input_names, model.vocab_size, max_len,
                                    golden.choose_texts(texts))
         return (feeds, torch_reference(model.module, feeds, model.input_names),
@@ -51,8 +55,8 @@ def _reference(model: LoadedModel, texts: list[str] | None, max_len: int, sessio
 def _gate_length(model: LoadedModel, info: dict[str, Any]) -> int:
     """Static-shape artifacts are gated at their largest length, dynamic ones at the model's max positions."""
     shapes = info.get("shapes") or {}
-    longest = max(shapes["seq_lens"]) if shapes.get("static") and shapes.get("seq_lens") else model.max_positions
-    return min(longest, model.max_positions)
+    longest = max(shapes["seq_lens"]) if shapes.get("static") and shapes.get("seq_lens") else model.max_length
+    return min(longest, model.max_length)
 
 
 def _manifest(fmt: FormatSpec, model: LoadedModel, info: dict[str, Any], gate: Gate, golden_section: dict[str, Any],
@@ -63,6 +67,8 @@ def _manifest(fmt: FormatSpec, model: LoadedModel, info: dict[str, Any], gate: G
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "source": model.source.to_dict(), "task": model.task, "labels": model.labels,
         "parameters": model.parameters, "max_positions": model.max_positions, "vocab_size": model.vocab_size,
+        "max_length": model.max_length,  # texts are cut here: the model's own max_seq_length, else max positions
+        **({"pooling": model.head.to_manifest()} if model.head is not None else {}),
         "architecture": _architecture(model), "inputs": inputs, "outputs": outputs,
         "tokenizer_file": TOKENIZER_FILE if (work / TOKENIZER_FILE).is_file() else None,
         "lossy": fmt.lossy, "app_sdk": fmt.app_sdk, **info, "golden": golden_section,
@@ -75,11 +81,11 @@ def _parity(fmt: FormatSpec, model: LoadedModel, runner: Runner, reference: tupl
     """Run the gate's inputs through the artifact: token batches, or raw text (one per run) for text-in graphs."""
     if fmt.caps.takes_text:
         feeds, ref, actual = _text_parity(model, runner, texts, max_len)
-        used = "raw text, one per run (accented and over-long text included) vs PyTorch on the Python tokenizer's ids"
+        used = "raw text, one per run (the hostile corpus included) vs PyTorch on the Python tokenizer's ids"
     else:
         feeds, ref = reference[0], reference[1]
         actual = run_artifact(runner.run, feeds)
-        used = "tokenized English sentences" if model.tokenizer else "random ids, mixed lengths"
+        used = "tokenized sentences and the hostile corpus" if model.tokenizer else "random ids, mixed lengths"
     parity = apply_gate(compare(feeds, ref, actual, model.task, gate.min_margin), gate).to_dict()
     return {**parity, "inputs": used}
 
@@ -92,27 +98,66 @@ def export_model(model: LoadedModel, fmt_name: str, out: Path, opts: ExportOptio
     model = fmt.reference_model(model, opts, session)  # what the artifact computes, in PyTorch
     gate = opts.gate(fmt.lossy, random_weights=model.source.kind == "random")
     with staged_dir(out, force) as work:
-        info = fmt.export(model, work, opts, session)
-        max_len = _gate_length(model, info)
-        reference = _reference(model, texts, max_len, session)
-        if model.tokenizer is not None:
-            model.tokenizer.save_pretrained(str(work))
-        arrays = golden.pack(reference[2], reference[3])
-        golden.write(work, arrays)
-        section = golden.section(golden.choose_texts(texts) if model.tokenizer is not None else None, arrays, gate,
-                                 f"PyTorch fp32 (torch {_torch_version()}), each input alone at batch 1")
-        manifest = write_manifest(work, _manifest(fmt, model, info, gate, section, work))  # provisional: to load
-        runner = fmt.load(Bundle(work, manifest), "cpu", None)
-        manifest["parity"] = _parity(fmt, model, runner, reference, texts, max_len, gate)
-        manifest["batching"] = _batch_invariance(runner, fmt, reference[2], gate.atol)
-        result = golden.check(Bundle(work, manifest), runner)
-        del runner
-        if not result.passed:
-            raise ParityError(f"Golden check failed: {result.reason} (each golden text alone, batch 1); "
-                              "no bundle written")
-        manifest["golden"]["at_export"] = {k: v for k, v in result.to_dict().items() if k not in ("status", "reason")}
-        manifest = write_manifest(work, {k: v for k, v in manifest.items() if k not in ("files", "manifest_version")})
-    return manifest
+        return _with_fp32_fallback(fmt, model, work, opts, session, gate, texts)
+
+
+def _with_fp32_fallback(fmt: FormatSpec, model: LoadedModel, work: Path, opts: ExportOptions, session: ExportSession,
+                        gate: Gate, texts: list[str] | None) -> dict[str, Any]:
+    """One export; with --fp32-layers auto, an INT8 file that misses the gate is made again with the next layer
+    group kept fp32 (the family's order), until it passes or grows past --max-fp32-growth x the all-INT8 file."""
+    groups = fmt.fp32_groups(model) if opts.fp32_layers == "auto" else []
+    tried: list[dict[str, Any]] = []
+    for n in range(len(groups) + 1):
+        attempt = dataclasses.replace(opts, fp32_layers=",".join(groups[:n]) or "none") if groups else opts
+        try:
+            manifest = _export_once(fmt, model, work, attempt, session, gate, texts)
+        except ParityError as miss:
+            size = sum(p.stat().st_size for p in work.rglob("*") if p.is_file() and p.suffix in MODEL_SUFFIXES)
+            tried.append({"fp32": groups[:n], "mb": round(size / 1e6, 2), "reason": str(miss)})
+            too_big = size > opts.max_fp32_growth * tried[0]["mb"] * 1e6
+            if n == len(groups) or too_big:
+                if tried[1:]:
+                    raise ParityError(f"{tried[0]['reason']}; with {', '.join(groups[:n])} kept fp32 too "
+                                      f"({tried[-1]['mb']} MB): {miss}") from miss
+                raise
+            for path in list(work.iterdir()):
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+            continue
+        if groups or opts.fp32_layers != "none":
+            manifest["fp32_layers"] = {"mode": opts.fp32_layers, "kept": groups[:n] if groups else
+                                       [g for g in opts.fp32_layers.split(",") if g not in ("auto", "none")],
+                                       "tried": tried}
+            manifest = write_manifest(work, {k: v for k, v in manifest.items()
+                                             if k not in ("files", "manifest_version")})
+        return manifest
+    raise AssertionError("unreachable")  # the loop returns or raises
+
+
+def _export_once(fmt: FormatSpec, model: LoadedModel, work: Path, opts: ExportOptions, session: ExportSession,
+                 gate: Gate, texts: list[str] | None) -> dict[str, Any]:
+    """The artifact, its golden set and manifest in `work`, gated twice (parity batches, then each golden text)."""
+    info = fmt.export(model, work, opts, session)
+    max_len = _gate_length(model, info)
+    reference = _reference(model, texts, max_len, session)
+    if model.tokenizer is not None:
+        model.tokenizer.save_pretrained(str(work))
+    if model.head is not None:
+        model.head.write_dense(work)
+    arrays = golden.pack(reference[2], reference[3])
+    golden.write(work, arrays)
+    section = golden.section(golden.choose_texts(texts) if model.tokenizer is not None else None, arrays, gate,
+                             f"PyTorch fp32 (torch {_torch_version()}), each input alone at batch 1")
+    manifest = write_manifest(work, _manifest(fmt, model, info, gate, section, work))  # provisional: to load
+    runner = fmt.load(Bundle(work, manifest), "cpu", None)
+    manifest["parity"] = _parity(fmt, model, runner, reference, texts, max_len, gate)
+    manifest["batching"] = _batch_invariance(runner, fmt, reference[2], gate.atol)
+    result = golden.check(Bundle(work, manifest), runner)
+    del runner
+    if not result.passed:
+        raise ParityError(f"Golden check failed: {result.reason} (each golden text alone, batch 1); "
+                          "no bundle written")
+    manifest["golden"]["at_export"] = {k: v for k, v in result.to_dict().items() if k not in ("status", "reason")}
+    return write_manifest(work, {k: v for k, v in manifest.items() if k not in ("files", "manifest_version")})
 
 
 def _batch_invariance(runner: Runner, fmt: FormatSpec, feeds: list[dict], atol: float) -> dict[str, Any]:
@@ -139,9 +184,11 @@ def _batch_invariance(runner: Runner, fmt: FormatSpec, feeds: list[dict], atol: 
 
 def _text_parity(model: LoadedModel, runner: Runner, texts: list[str] | None, max_len: int) -> tuple[list, list, list]:
     """Each gate text alone through the artifact's own tokenizer, vs PyTorch on the Python tokenizer's ids."""
-    from edgebert.inputs import SENTENCES, tokenize
+    from edgebert import hostile
+    from edgebert.inputs import SENTENCES, boundary_lengths, tokenize
 
-    gate_texts = list(texts or SENTENCES) + list(golden.GOLDEN_TEXTS) + [LONG_TEXT]
+    gate_texts = list(texts or SENTENCES) + list(golden.GOLDEN_TEXTS) + [LONG_TEXT] + hostile.texts(
+        model.tokenizer.backend_tokenizer, boundary_lengths(max_len)) + hostile.REGRESSIONS
     feeds = [tokenize(model.tokenizer, [t], None, model.input_names, max_length=max_len) for t in gate_texts]
     reference = torch_reference(model.module, feeds, model.input_names)
     return feeds, reference, [runner.run_text([t]) for t in gate_texts]
@@ -160,9 +207,10 @@ def _torch_version() -> str:
 
 
 def export(spec: str, fmt_name: str, out: Path, *, random_weights: bool = False, task: str | None = None,
-           opts: ExportOptions | None = None, force: bool = False, texts: list[str] | None = None) -> dict[str, Any]:
+           opts: ExportOptions | None = None, force: bool = False, texts: list[str] | None = None,
+           pooling: str | None = None) -> dict[str, Any]:
     """Load MODEL and export it; cheap checks (format, output folder) run before the slow load."""
     get_format(fmt_name)
     check_out_dir(out, force)
-    model = load_model(spec, random_weights=random_weights, task=task)
+    model = load_model(spec, random_weights=random_weights, task=task, pooling=pooling)
     return export_model(model, fmt_name, out, opts or ExportOptions(), force, texts)

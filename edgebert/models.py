@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from edgebert.arch import ARCHITECTURES, packaged_config
 from edgebert.errors import MissingRuntime, ModelLoadError, UsageError, first_line
+from edgebert.pooling import DEFAULT, Head, override, read_head
+from edgebert.tokenizer import load_tokenizer, packaged_tokenizer
 
 TASKS = ("classification", "encoder")
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
@@ -47,9 +48,16 @@ class LoadedModel:
     labels: list[str] = field(default_factory=list)
     # What the output holds: logits | probabilities | last_hidden_state | embedding (pooled, (B, H))
     output_kind: str = ""
+    head: Head | None = None  # encoders: how token states become one sentence vector (the model's own head)
 
     def __post_init__(self) -> None:
         self.output_kind = self.output_kind or ("logits" if self.task == "classification" else "last_hidden_state")
+
+    @property
+    def max_length(self) -> int:
+        """The truncation the model's users see: its sentence-transformers max_seq_length, else max positions."""
+        limit = self.head.max_seq_length if self.head is not None else None
+        return min(int(limit), self.max_positions) if limit else self.max_positions
 
     @property
     def parameters(self) -> int:
@@ -86,29 +94,6 @@ def sha256_files(paths: list[Path]) -> str:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(chunk)
     return digest.hexdigest()
-
-
-def packaged_tokenizer() -> Any:
-    """bert-base-uncased's WordPiece tokenizer built from the vocab shipped in the package."""
-    from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers, processors
-    from tokenizers.models import WordPiece
-    from transformers import PreTrainedTokenizerFast
-
-    vocab_path = resources.files("edgebert.assets").joinpath("bert-base-uncased-vocab.txt")
-    vocab = {tok: i for i, tok in enumerate(vocab_path.read_text(encoding="utf-8").splitlines())}
-    tok = Tokenizer(WordPiece(vocab, unk_token="[UNK]", max_input_chars_per_word=100))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=True, clean_text=True, handle_chinese_chars=True)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.decoder = decoders.WordPiece(prefix="##")
-    cls, sep = vocab["[CLS]"], vocab["[SEP]"]
-    tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]
-    )
-    # transformers 5.x ignores `vocab_file=` on BertTokenizerFast; wrapping a tokenizers object is reliable.
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tok, unk_token="[UNK]", sep_token="[SEP]", pad_token="[PAD]", cls_token="[CLS]",
-        mask_token="[MASK]", model_max_length=512,
-    )
 
 
 def _single_output(hf_model: Any, task: str) -> Any:
@@ -193,19 +178,35 @@ def _looks_like_path(spec: str) -> bool:
     return spec.startswith((".", "/", "~")) or spec.count("/") > 1 or "\\" in spec
 
 
-def load_model(spec: str, *, random_weights: bool = False, task: str | None = None,
-               num_labels: int = 2) -> LoadedModel:
-    """Resolve MODEL (hub id, local dir, or --random-weights architecture) to a LoadedModel."""
+def load_model(spec: str, *, random_weights: bool = False, task: str | None = None, num_labels: int = 2,
+               pooling: str | None = None) -> LoadedModel:
+    """Resolve MODEL (hub id, local dir, or --random-weights architecture) to a LoadedModel; an encoder carries its
+    own sentence head (sentence-transformers config), mean pooling without one, or `pooling` when given."""
     _check_task(task)
+    if pooling is not None:
+        override(pooling)  # an unknown mode is refused before the slow load
     if random_weights:
-        return load_random(spec, task or "classification", num_labels)
-    path = Path(spec).expanduser()
-    if path.exists():
-        return _load_dir(path, task)
-    if _looks_like_path(spec):
+        model = load_random(spec, task or "classification", num_labels)
+    elif Path(spec).expanduser().exists():
+        model = _load_dir(Path(spec).expanduser(), task)
+    elif _looks_like_path(spec):
         raise ModelLoadError(f"Model path '{spec}' does not exist. Fix: pass an existing HF model directory, "
                              f"a hub id, or an architecture with --random-weights ({', '.join(ARCHITECTURES)})")
-    return _load_hub(spec, task)
+    else:
+        model = _load_hub(spec, task)
+    return with_head(model, Path(spec).expanduser(), pooling)
+
+
+def with_head(model: LoadedModel, folder: Path, pooling: str | None) -> LoadedModel:
+    """Attach the encoder's sentence head; `--pooling` on a classifier is a usage error (it has no pooling)."""
+    if model.task == "classification":
+        if pooling is not None:
+            raise UsageError(f"--pooling applies to encoders; '{model.name}' is a classifier (its head decides)")
+        return model
+    config = model.module.config
+    hidden = int(getattr(config, "hidden_size", None) or config.dim)
+    model.head = override(pooling) if pooling else (read_head(folder, hidden) if folder.is_dir() else None) or DEFAULT
+    return model
 
 
 def _load_dir(path: Path, task: str | None) -> LoadedModel:
@@ -271,23 +272,6 @@ def load_hf(name_or_path: str, head: str, *, labels: list[str] | None = None, ro
     if tokenizer is None:
         raise ModelLoadError(f"{role} '{name_or_path}' has no tokenizer files; training needs one")
     return model.eval(), tokenizer
-
-
-TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer.model", "spiece.model")
-
-
-def load_tokenizer(spec: str) -> Any | None:
-    from transformers import AutoTokenizer
-
-    path = Path(spec)
-    if path.is_dir() and not any((path / f).is_file() for f in TOKENIZER_FILES):
-        return None  # transformers 5 would build a vocab-less tokenizer here instead of failing
-
-    try:
-        tok = AutoTokenizer.from_pretrained(spec, use_fast=True, trust_remote_code=False)
-    except (OSError, ValueError, TypeError):
-        return None
-    return tok if getattr(tok, "is_fast", False) else None
 
 
 def _hub_sha(spec: str) -> str:

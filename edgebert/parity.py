@@ -105,12 +105,15 @@ class Gate:
     min_agreement: float = 0.99
     use_agreement: bool = True
     min_margin: float = 0.1  # agreement counts samples whose reference top-1 leads top-2 by this much probability
+    # lossy: every sample, the hostile texts included, at least this cosine (0: not checked; manifests before 0.3)
+    min_sample_cosine: float = 0.0
 
     def describe(self, classifier: bool = True) -> str:
         if not self.lossy:
             return f"max_abs <= {self.atol:g}"
         agreement = classifier and self.use_agreement
-        return f"mean_cosine >= {self.min_cosine:g}" + (
+        each = f", every sample >= {self.min_sample_cosine:g}" if self.min_sample_cosine else ""
+        return f"mean_cosine >= {self.min_cosine:g}{each}" + (
             f", agreement >= {self.min_agreement:g} (samples with top-1 margin >= {self.min_margin:g})"
             if agreement else "")
 
@@ -124,6 +127,9 @@ class Gate:
         # Mean cosine, like mean argmax agreement; the per-sample minimum is recorded beside it.
         if not parity.mean_cosine >= self.min_cosine:
             return False, f"mean cosine {parity.mean_cosine:.4f} < {self.min_cosine:g} (min {parity.min_cosine:.4f})"
+        if not parity.min_cosine >= self.min_sample_cosine:
+            return False, (f"a sample's cosine {parity.min_cosine:.4f} < --min-sample-cosine "
+                           f"{self.min_sample_cosine:g} (mean {parity.mean_cosine:.4f})")
         if parity.agreement is not None and self.use_agreement and not parity.agreement >= self.min_agreement:
             return False, (f"argmax agreement {parity.agreement:.1%} < {self.min_agreement:.0%} over the "
                            f"{parity.decisive} samples whose PyTorch top-1 leads by >= {self.min_margin:g}")
@@ -135,7 +141,7 @@ class Gate:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Gate":
         return cls(**{k: data[k] for k in ("lossy", "atol", "min_cosine", "min_agreement", "use_agreement",
-                                           "min_margin") if k in data})
+                                           "min_margin", "min_sample_cosine") if k in data})
 
 
 def apply_gate(parity: Parity, gate: Gate) -> Parity:

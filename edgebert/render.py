@@ -136,3 +136,23 @@ def finetune_summary(model: str, result: Any) -> str:
     return (f"Fine-tuned {model} on {result.train_rows} rows, {len(result.labels)} labels ({', '.join(result.labels)})"
             f"; {result.parameters / 1e6:.1f}M parameters; saved to {result.out}{_resumed(result.resumed_from)}"
             f"{_final(result.history)}")
+
+
+def diff_tables(found: list[Any], threshold: float) -> list[Table]:
+    """`edgebert diff`: one table per text, a row per LayerNorm, the first below the threshold marked."""
+    tables = []
+    for d in found:
+        title = (f"{d.text[:60]!r}: output cosine {d.output_cosine:.6f}" if d.output_cosine is not None else
+                 repr(d.text[:60]))
+        tbl = Table(title=title, title_justify="left")
+        for col in ("k", "layer (PyTorch)", "graph tensor", "min token cos", "mean token cos", "max-abs", "note"):
+            tbl.add_column(col)
+        for r in d.rows:
+            note = ("FIRST < %g" % threshold if r["k"] == d.first_below else "") + (
+                " largest drop" if r["k"] == d.largest_drop else "")
+            tbl.add_row(str(r["k"]), r["torch"], r["graph"][-48:], f"{r['min_token_cos']:.5f}",
+                        f"{r['mean_token_cos']:.5f}", f"{r['max_abs']:.2e}", note.strip())
+        if not d.rows:
+            tbl.add_row("–", "output only: this runtime keeps no intermediate tensors", "", "", "", "", "")
+        tables.append(tbl)
+    return tables

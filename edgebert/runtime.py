@@ -11,7 +11,7 @@ from edgebert.bundle import Bundle
 from edgebert.errors import BundleError, MissingRuntime
 from edgebert.formats import get_format
 from edgebert.runner import Runner
-from edgebert.parity import mean_pool
+from edgebert.pooling import Head, pool
 
 
 class TruncationWarning(UserWarning):
@@ -31,6 +31,8 @@ class Predictor:
         self._tokenizer: Any | None = None
         self.truncated = 0  # texts cut to max_positions so far (eval reports it)
         self.batch_invariant = bool((bundle.manifest.get("batching") or {}).get("batch_invariant", True))
+        # an encoder's sentence head (bundles before 0.3 record none: mean pooling, L2-normalised)
+        self.head = Head.from_manifest(bundle.manifest.get("pooling"), bundle.path) if self.task == "encoder" else None
 
     @property
     def tokenizer(self) -> Any:
@@ -103,11 +105,18 @@ class Predictor:
                 scores = {self.labels[i] if i < len(self.labels) else str(i): round(float(p), 6) for i, p in enumerate(row)}
                 results.append({"text": text, "label": label, "score": round(float(row[best]), 6), "scores": scores})
         else:
-            emb = mean_pool(out, feed["attention_mask"]) if feed is not None and self.output_kind == "last_hidden_state" \
-                else out
-            emb /= np.clip(np.linalg.norm(emb, axis=-1, keepdims=True), 1e-12, None)
+            emb = self.sentence_vectors(out, feed)
             results = [{"text": t, "embedding": [round(float(x), 6) for x in e]} for t, e in zip(texts, emb)]
         return results
+
+    def sentence_vectors(self, out: np.ndarray, feed: dict[str, np.ndarray] | None) -> np.ndarray:
+        """An encoder's outputs -> one vector per text, as the model's own head says: token states are pooled here;
+        graphs that pool (onnx-text, MediaPipe) already applied the head."""
+        if self.output_kind == "last_hidden_state" and feed is not None:
+            return pool(out, feed["attention_mask"], self.head)
+        if "pooling" in self.bundle.manifest:
+            return out.astype(np.float64)
+        return out / np.clip(np.linalg.norm(out, axis=-1, keepdims=True), 1e-12, None)  # bundles before 0.3
 
 
 def predict_reporting_truncation(predictor: Predictor, texts: list[str]) -> tuple[list[dict[str, Any]], list[str]]:
@@ -130,8 +139,9 @@ def output_kind(manifest: dict[str, Any]) -> str:
 
 
 def max_tokens(manifest: dict[str, Any]) -> int:
-    """The longest input the bundle takes: max_positions, or its largest static length (texts are cut to it)."""
-    limit = int(manifest.get("max_positions", 512))
+    """The longest input the bundle takes: the model's own truncation (max_length; bundles before 0.3: max
+    positions), or its largest static length (texts are cut to it)."""
+    limit = int(manifest.get("max_length") or manifest.get("max_positions", 512))
     shapes = manifest.get("shapes") or {}
     if shapes.get("static") and shapes.get("seq_lens"):
         limit = min(limit, max(int(n) for n in shapes["seq_lens"]))

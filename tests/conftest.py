@@ -15,7 +15,7 @@ def _tiny_dir(root: Path, model_type: str, task: str) -> Path:
     import torch
     from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification
 
-    from edgebert.models import packaged_tokenizer
+    from edgebert.tokenizer import packaged_tokenizer
 
     if model_type == "bert":
         cfg = AutoConfig.for_model("bert", **TINY)

@@ -13,11 +13,11 @@ ROOT = Path(__file__).resolve().parents[1] / "edgebert"
 # Floors from the ground up: a module may import its own floor or lower ones, never a higher one.
 FLOORS = [
     ("ground", ["errors", "quiet", "device_info", "arch", "_compat"]),
-    ("numbers", ["parity", "opprofile", "runner", "bundle", "inputs", "pooling"]),
-    ("models", ["models", "golden", "runtimes"]),
+    ("numbers", ["parity", "opprofile", "runner", "bundle", "inputs", "pooling", "hostile"]),
+    ("models", ["models", "tokenizer", "golden", "runtimes", "layers"]),
     ("formats", ["formats"]),
     ("device", ["runtime", "verify", "__init__"]),
-    ("tooling", ["export", "distill"]),
+    ("tooling", ["export", "distill", "diff"]),
     ("bench", ["bench"]),
     ("report", ["report"]),
     ("workflows", ["suite"]),

@@ -29,7 +29,7 @@ def _teacher(root, train):
 
     from edgebert.distill.finetune import finetune
     from edgebert.distill.config import TrainConfig
-    from edgebert.models import packaged_tokenizer
+    from edgebert.tokenizer import packaged_tokenizer
 
     torch.manual_seed(0)
     cfg = AutoConfig.for_model("bert", hidden_size=32, num_hidden_layers=4, num_attention_heads=2,

@@ -33,12 +33,16 @@ def test_manifest_describes_bundle(tiny_onnx, tiny_bert):
 def test_parity_figures_recorded(tiny_onnx):
     p = read_manifest(tiny_onnx)["parity"]
     assert p["gate"] == "max_abs <= 0.0001"
-    assert p["max_abs"] < 1e-5  # ten times inside the gate and p["min_cosine"] > 0.99999 and p["raw_agreement"] == 1.0
+    assert p["max_abs"] < 1e-5  # ten times inside the gate
+    assert p["min_cosine"] > 0.99999 and p["raw_agreement"] == 1.0
     assert p["agreement"] is None and p["decisive"] == 0  # random logits: no sample has a decisive top-1
     batch_sizes = {s[0] for s in p["shapes"]}
     seq_lens = {s[1] for s in p["shapes"]}
     assert len(batch_sizes) >= 2 and len(seq_lens) >= 2
-    assert p["inputs"] == "tokenized English sentences"
+    assert p["inputs"] == "tokenized sentences and the hostile corpus"
+    from edgebert import hostile
+
+    assert p["samples"] >= 20 + len(hostile.BASE) + len(hostile.REGRESSIONS)  # each hostile text one sample
 
 
 def test_dynamic_batch_and_sequence(tiny_onnx):

@@ -3,13 +3,13 @@ MediaPipe Tasks (TextEmbedder / TextClassifier), ONNX Runtime's ORT format, and 
 from __future__ import annotations
 
 import json
-import unicodedata
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from edgebert.export import export
+from edgebert import hostile
 from tests.cli_helpers import run_cli
 from tests.independent import cosines, plain_outputs, torch_outputs
 from tests.conftest import read_manifest
@@ -23,10 +23,6 @@ LONG = "The committee reviewed every proposal carefully before the final vote wa
 
 def _cos(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
-
-
-def strip_accents(text: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
 
 
 @pytest.fixture(scope="module")
@@ -89,13 +85,17 @@ def test_mediapipe_text_embedder_loads_the_file_and_agrees_with_pytorch(mediapip
 
         for t in ASCII:  # capitals and punctuation: MediaPipe lowercases like the uncased HF tokenizer
             assert _cos(mp(t), _pytorch_pooled(minilm_model, t)) >= 0.999, t
-        # MediaPipe's BertTokenizer does not strip accents (HF's uncased one does): accented text differs...
+        # MediaPipe's BertTokenizer lowercases ASCII only and strips nothing: accented text differs...
         for t in ACCENTED:
             assert _cos(mp(t), _pytorch_pooled(minilm_model, t)) < 0.9, t
-            # ...and stripping them in the app first (NFD, drop combining marks) makes it agree exactly
-            assert _cos(mp(strip_accents(t)), _pytorch_pooled(minilm_model, t)) >= 0.999, t
-        # over-long text: both truncate at the model's fixed 128 tokens
-        assert _cos(mp(LONG), _pytorch_pooled(minilm_model, LONG, max_len=128)) >= 0.999
+        # ...and the documented app-side step (the model's own BertNormalizer, as the manifest says) makes every
+        # text of the hostile corpus agree: zero-width and control characters, non-ASCII capitals, 128-token edges
+        normalize = minilm_model.tokenizer.backend_tokenizer.normalizer.normalize_str
+        assert m["mediapipe"]["app_normalization"].startswith("BertNormalizer")
+        corpus = hostile.corpus(minilm_model.tokenizer.backend_tokenizer, (127, 128, 129))
+        low = {name: round(c, 4) for name, _, t in corpus + [("long", "", LONG)]
+               if (c := _cos(mp(normalize(t)), _pytorch_pooled(minilm_model, t, max_len=128))) < 0.999}
+        assert low == {}
     finally:
         embedder.close()
 
@@ -246,14 +246,18 @@ def test_text_in_graph_matches_the_python_tokenizer_path(text_bundle, minilm_mod
     m = read_manifest(text_bundle)
     assert m["inputs"] == [{"name": "text", "dtype": "string", "axes": ["1 text, or 2 for a pair"]}]
     assert m["ort_extensions"]["version"] == "0.15.2" and "onnxruntime-extensions-android" in m["ort_extensions"]["android"]
-    assert m["tokenizer_in_graph"]["strip_accents"] == 1 and m["tokenizer_in_graph"]["max_length"] == 512
+    # the op lowercases and strips nothing itself: the model's own normaliser runs before it, in the graph
+    assert m["tokenizer_in_graph"]["strip_accents"] == 0 and m["tokenizer_in_graph"]["do_lower_case"] == 0
+    assert m["tokenizer_in_graph"]["normalizer"].startswith("Hugging Face BertNormalizer as tables in the graph")
+    # MiniLM's sentence_bert_config.json says max_seq_length 256: its users' texts are cut there, not at 512
+    assert m["tokenizer_in_graph"]["max_length"] == 256 == m["max_length"]
     opts = ort.SessionOptions()
     opts.register_custom_ops_library(get_library_path())
     sess = ort.InferenceSession(str(text_bundle / "model.onnx"), opts)
     for t in ASCII + ACCENTED + [LONG]:  # an app's view: a string in, the embedding out
         (emb,) = sess.run(None, {"text": np.array([t], dtype=object)})
         assert emb.shape == (1, 384)
-        assert _cos(emb[0], _pytorch_pooled(minilm_model, t)) >= 0.9999, t[:40]
+        assert _cos(emb[0], _pytorch_pooled(minilm_model, t, max_len=256)) >= 0.9999, t[:40]
     assert m["parity"]["inputs"].startswith("raw text, one per run")
 
 

@@ -45,7 +45,7 @@ def test_local_dir_records_weights_sha(tiny_bert):
 def test_packaged_tokenizer_matches_real_bert_vocab(minilm):
     from transformers import AutoTokenizer
 
-    from edgebert.models import packaged_tokenizer
+    from edgebert.tokenizer import packaged_tokenizer
 
     text = ["Distillation halves BERT's layers, doesn't it?", "naïve café ünïcode 123"]
     ours = packaged_tokenizer()(text)["input_ids"]

@@ -47,7 +47,8 @@ def _bert(head: str, layers: int = 2, num_labels: int = 2):
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    from edgebert.models import packaged_tokenizer, require_torch
+    from edgebert.models import require_torch
+    from edgebert.tokenizer import packaged_tokenizer
 
     require_torch()
     return packaged_tokenizer()

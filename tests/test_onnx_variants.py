@@ -70,7 +70,8 @@ def test_fp16_graph_has_fp32_io(tiny_bert, tmp_path):
 
 def test_static_int8_records_calibration(variant_bundles, tmp_path, tiny_bert):
     m = variant_bundles[("bert", "onnx-int8-static")]
-    assert m["quantization"]["mode"] == "static QDQ" and m["quantization"]["calibration_samples"] == 20
+    # the gate's 20 sentences + 49 hostile texts + 18 boundary texts (127-129 and 511-513 tokens), each at its length
+    assert m["quantization"]["mode"] == "static QDQ" and m["quantization"]["calibration_samples"] == 20 + 49 + 18
     texts = tmp_path / "calib.txt"
     texts.write_text("a short line\n\nanother calibration sentence\n")
     m = export(str(tiny_bert), "onnx-int8-static", tmp_path / "s",
@@ -123,7 +124,10 @@ def test_minilm_int8_passes_gate_on_real_weights(minilm, tmp_path):
     m = export(str(minilm), "onnx-int8", tmp_path / "q")
     # plain onnxruntime vs transformers, per text (the gate judges the mean): 0.9906 worst here (VNNI)
     assert min(cosines(plain_outputs(tmp_path / "q"), torch_outputs(minilm))) >= 0.98
-    assert m["files"]["model.onnx"]["bytes"] < 0.27 * 90_868_376  # the fp32 safetensors size
+    # an all-INT8 file is under 27% of the fp32 weights; the hostile corpus may need the first FFN kept fp32 (+1.2 MB)
+    assert m["files"]["model.onnx"]["bytes"] < 0.30 * 90_868_376  # the fp32 safetensors size
+    if m["fp32_layers"]["kept"]:
+        assert m["fp32_layers"]["kept"][0] == "ffn.0" and "a sample's cosine" in m["fp32_layers"]["tried"][0]["reason"]
     emb = np.array([r["embedding"] for r in edgebert.load(tmp_path / "q").predict([
         "A man is playing a guitar.", "Someone is strumming a guitar.", "The stock market fell today."])])
     sims = emb @ emb.T

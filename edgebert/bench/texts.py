@@ -13,7 +13,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
 
 from edgebert.bench.stats import Latency, percentile
 from edgebert.errors import UsageError
@@ -78,7 +77,6 @@ class BundleAnswerer:
         self._padded = (lambda n: pick_length(static, min(n, max(static)))) if static else (lambda n: n)
 
     def __call__(self, text: str) -> Answer:
-        from edgebert.parity import mean_pool
         from edgebert.runtime import softmax
 
         clock = time.perf_counter_ns
@@ -95,12 +93,9 @@ class BundleAnswerer:
             out = self.p.run(feed)
             end_model = clock()
             tokens = int(feed["attention_mask"].sum())
-        # the answer an app shows: probabilities, or a unit-length embedding (timed, then dropped)
-        if self.p.output_kind == "logits":
-            _ = softmax(out)
-        elif self.p.output_kind == "last_hidden_state" and feed is not None:
-            emb = mean_pool(out, feed["attention_mask"])
-            _ = emb / np.linalg.norm(emb, axis=-1, keepdims=True)
+        # the answer an app shows: probabilities, or the sentence vector its head makes (timed, then dropped)
+        _ = softmax(out) if self.p.output_kind == "logits" else self.p.sentence_vectors(out, feed) \
+            if self.p.task == "encoder" else out
         end = clock()
         return Answer(end - start, end_model - mid, tokens, self._padded(tokens))
 
@@ -115,16 +110,16 @@ class TorchAnswerer:
 
     def __call__(self, text: str) -> Answer:
         from edgebert.inputs import tokenize
-        from edgebert.parity import mean_pool
+        from edgebert.pooling import pool
         from edgebert.runtime import softmax
 
         clock = time.perf_counter_ns
         start = clock()
-        feed = tokenize(self.model.tokenizer, [text], None, self.model.input_names, max_length=self.model.max_positions)
+        feed = tokenize(self.model.tokenizer, [text], None, self.model.input_names, max_length=self.model.max_length)
         mid = clock()
         out = self.runner.run(feed)
         end_model = clock()
-        _ = softmax(out) if self.model.task == "classification" else mean_pool(out, feed["attention_mask"])
+        _ = softmax(out) if self.model.task == "classification" else pool(out, feed["attention_mask"], self.model.head)
         end = clock()
         n = int(feed["attention_mask"].sum())
         return Answer(end - start, end_model - mid, n, n)

@@ -13,6 +13,13 @@ from edgebert.errors import CheckFailed
 from edgebert.formats.base import ExportOptions
 
 D = ExportOptions()  # the defaults, declared once in the dataclass
+Fp32Layers = Annotated[str, typer.Option("--fp32-layers", help="INT8: layer groups kept fp32. auto: none, then one "
+                                         "group at a time (ffn.0, ffn.1, ..., emb) while the gate fails; none; or a "
+                                         "list like ffn.0,emb.")]
+MinSampleCosine = Annotated[float, typer.Option(help="Lossy gate: every sample's cosine vs PyTorch (the hostile "
+                                                     "texts included), not only the mean.")]
+MaxFp32Growth = Annotated[float, typer.Option(help="--fp32-layers auto stops before the file grows past this x the "
+                                                   "all-INT8 file.")]
 
 
 @command()
@@ -43,6 +50,12 @@ def export(
     allow_flex: Annotated[bool, typer.Option(help="TFLite: allow Flex/Select-TF ops (+100 MB in apps).")] = False,
     static_shape: Annotated[bool, typer.Option(help="OpenVINO: fix the sequence length to --seq-len (one IR each).")
                             ] = False,
+    pooling: Annotated[Optional[str], typer.Option(help="Encoders: cls | mean | max instead of the model's own "
+                                                       "sentence-transformers pooling [default: the model's, else "
+                                                       "mean].", show_default=False)] = None,
+    fp32_layers: Fp32Layers = D.fp32_layers,
+    min_sample_cosine: MinSampleCosine = D.min_sample_cosine,
+    max_fp32_growth: MaxFp32Growth = D.max_fp32_growth,
     force: Force = False,
     as_json: AsJson = False,
 ) -> None:
@@ -54,11 +67,12 @@ def export(
     texts = read_text_file(calibration_text) if calibration_text else None
     opts = ExportOptions(opset=opset, atol=atol, min_agreement=min_agreement, min_cosine=min_cosine,
                          min_margin=min_margin, seq_lens=csv_ints(seq_len, "--seq-len"), calibration_texts=texts,
-                         target=target, allow_flex=allow_flex, static_shape=static_shape)
+                         target=target, allow_flex=allow_flex, static_shape=static_shape,
+                         fp32_layers=fp32_layers, min_sample_cosine=min_sample_cosine, max_fp32_growth=max_fp32_growth)
     dest = out_dir or Path("exported") / f"{Path(model.rstrip('/')).name}-{fmt}"
     with err.status(f"Exporting {model} to {fmt}..."):
         manifest = run_export(model, fmt, dest, random_weights=random_weights, task=task, opts=opts, force=force,
-                              texts=texts)
+                              texts=texts, pooling=pooling)
     if as_json:
         out.print_json(json.dumps(manifest))
     else:

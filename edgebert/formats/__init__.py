@@ -45,12 +45,17 @@ class FormatSpec:
     def load(self, bundle: Any, device: str = "cpu", threads: int | None = None) -> Runner:
         return self.family.load(bundle, device, threads)
 
+    def fp32_groups(self, model: Any) -> list[str]:
+        """Layer groups that may stay fp32 when the INT8 gate fails, in the order --fp32-layers auto tries them."""
+        return self.family.fp32_groups(model, self.variant) if self.caps.fp32_fallback else []
+
     def reference_model(self, model: Any, opts: ExportOptions, session: ExportSession) -> Any:
         """What the artifact computes, in PyTorch: the model itself, or the model wrapped as the graph wraps it."""
         return self.family.reference_model(model, opts, session) if self.caps.wraps_outputs else model
 
 
-_INT8 = Capabilities(batch_invariant=False, op_profiler=True)  # dynamic INT8: activation scales span the batch
+_INT8 = Capabilities(batch_invariant=False, op_profiler=True,  # dynamic INT8: activation scales span the batch
+                     fp32_fallback=True)
 _ORT = Capabilities(op_profiler=True)
 _OPENVINO = dict(caps=Capabilities(static_shapes="optional", op_profiler=True), export_extra="openvino",
                  runtime_extra="runtime-openvino", runtime="openvino", runtime_modules=("openvino",),

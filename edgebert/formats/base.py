@@ -26,25 +26,37 @@ class ExportOptions:
     allow_flex: bool = False
     static_shape: bool = False  # OpenVINO: fix the sequence length(s) to seq_lens (static shapes run faster)
     min_margin: float = 0.1  # lossy gate: argmax agreement counts samples whose top-1 leads by this probability
+    min_sample_cosine: float = 0.98  # lossy gate: every sample (hostile texts included), not just the mean
+    # INT8: which layers stay fp32. "auto": none, then (when the gate fails) FFN output projections from the first
+    # layer up, then the embeddings, until the gate passes or the file grows past max_fp32_growth. "none" or a list.
+    fp32_layers: str = "auto"
+    max_fp32_growth: float = 1.6  # auto stops before the file passes this x the all-INT8 file
 
     def __post_init__(self) -> None:
         from edgebert.errors import UsageError
 
         if not self.atol > 0:
             raise UsageError(f"--atol must be a positive tolerance (got {self.atol:g})")
-        for name in ("min_cosine", "min_agreement"):
+        for name in ("min_cosine", "min_agreement", "min_sample_cosine"):
             if not 0 < getattr(self, name) <= 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be in (0, 1] (got {getattr(self, name):g})")
         if not 0 <= self.min_margin < 1:
             raise UsageError(f"--min-margin must be in [0, 1) (got {self.min_margin:g})")
         if not self.seq_lens or any(n <= 0 for n in self.seq_lens):
             raise UsageError("--seq-len takes positive whole numbers")
+        if not self.max_fp32_growth >= 1:
+            raise UsageError(f"--max-fp32-growth must be at least 1 (got {self.max_fp32_growth:g})")
+        if self.fp32_layers not in ("auto", "none") and not all(
+                g.strip().startswith(("ffn.", "emb")) for g in self.fp32_layers.split(",")):
+            raise UsageError(f"--fp32-layers takes auto, none, or groups like ffn.0,ffn.1,emb (got "
+                             f"'{self.fp32_layers}')")
         if self.opset < 7:
             raise UsageError(f"--opset {self.opset} is too old for these models (use 14 or newer)")
 
     def gate(self, lossy: bool, random_weights: bool) -> Gate:
         return Gate(lossy=lossy, atol=self.atol, min_cosine=self.min_cosine, min_agreement=self.min_agreement,
-                    use_agreement=not random_weights, min_margin=self.min_margin)
+                    use_agreement=not random_weights, min_margin=self.min_margin,
+                    min_sample_cosine=self.min_sample_cosine if lossy else 0.0)
 
 
 @dataclass(frozen=True)
@@ -57,6 +69,7 @@ class Capabilities:
     batch_one: bool = False  # the artifact runs one sequence at a time; the runner loops over a batch
     batch_invariant: bool = True  # False: a text's output may depend on its batchmates (dynamic INT8); measured
     op_profiler: bool = False  # the runtime's Python API gives per-operator times (bench --profile)
+    fp32_fallback: bool = False  # INT8 whose layers can stay fp32 one group at a time (--fp32-layers)
 
 
 @dataclass

@@ -76,5 +76,11 @@ def export(model: LoadedModel, work: Path, opts: ExportOptions, session: ExportS
             "ort_mobile": {**mobile, "packages": PACKAGES}, "versions": versions()}
 
 
+def fp32_groups(model: LoadedModel, variant: str) -> list[str]:
+    from edgebert.formats import onnx
+
+    return onnx.fp32_groups(model, variant)
+
+
 def load(bundle: Any, device: str = "cpu", threads: int | None = None) -> OrtRunner:
     return OrtRunner(bundle.model_file, device, threads)

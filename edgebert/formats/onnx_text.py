@@ -22,10 +22,13 @@ from edgebert.errors import ExportError, MissingRuntime, UsageError, first_line
 from edgebert.formats.base import ExportOptions, ExportSession
 from edgebert.formats.onnx import MODEL_FILE, versions
 from edgebert.formats.onnx.trace import export_onnx
+from edgebert.formats.onnx_text_normalizer import prepend
 from edgebert.models import LoadedModel
+from edgebert.pooling import Head, head_module
 from edgebert.runtimes.ort import OrtRunner
 
 TEXT_INPUT = "text"
+NORMALIZER_OPSET = 20  # StringSplit (ai.onnx 20) keeps NUL out of the extensions' C-string ops
 TOKEN_OUTPUTS = ("input_ids", "token_type_ids", "attention_mask")  # the op's outputs, 1-D int64 each
 APPS = {"android": "Maven com.microsoft.onnxruntime:onnxruntime-extensions-android",
         "ios": "CocoaPods onnxruntime-extensions-c",
@@ -34,21 +37,20 @@ APPS = {"android": "Maven com.microsoft.onnxruntime:onnxruntime-extensions-andro
                     "(iOS)"}
 
 
-def _pooled(inner: Any) -> Any:
+def _pooled(inner: Any, head: Head) -> Any:
     import torch
 
     class Pooled(torch.nn.Module):
-        """Encoder -> masked mean-pooled embedding (B, H): what an app wants from a sentence encoder."""
+        """Encoder -> the model's own sentence head (pooling, Dense, normalisation): one vector per text."""
 
         def __init__(self) -> None:
             super().__init__()
             self.inner = inner
+            self.head = head_module(head)
 
         def forward(self, input_ids, attention_mask, token_type_ids=None):
             args = (input_ids, attention_mask) + ((token_type_ids,) if token_type_ids is not None else ())
-            hidden = self.inner(*args)  # (B, T, H)
-            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return self.head(self.inner(*args), attention_mask)  # (B, T, H) -> (B, D)
 
     wrapped = Pooled().eval()
     wrapped.config = inner.config
@@ -57,13 +59,13 @@ def _pooled(inner: Any) -> Any:
 
 
 def reference_model(model: LoadedModel, opts: ExportOptions, session: ExportSession) -> LoadedModel:
-    """Classifiers as they are; encoders mean-pooled inside the graph (an app wants one vector per text)."""
+    """Classifiers as they are; encoders with their sentence head inside the graph (one vector per text)."""
     if model.tokenizer is None:
         raise UsageError("onnx-text puts the model's tokenizer into the graph: this model has none")
     if model.task == "classification":
         return model
     return session.once((id(model.module), "onnx-text-reference"), lambda: dataclasses.replace(
-        model, module=_pooled(model.module), output_name="embedding", output_kind="embedding"))
+        model, module=_pooled(model.module, model.head), output_name="embedding", output_kind="embedding"))
 
 
 def tokenizer_attributes(tokenizer: Any, max_length: int) -> dict[str, Any]:
@@ -86,6 +88,19 @@ def tokenizer_attributes(tokenizer: Any, max_length: int) -> dict[str, Any]:
             "truncation_strategy_name": "longest_first"}
 
 
+def tokenizer_graph(tokenizer: Any, max_length: int) -> tuple[Any, dict[str, Any]]:
+    """The text -> ids graph: the model's own normaliser (tables, see onnx_text_normalizer) in front of the
+    extensions' BertTokenizer op, which then lowercases and strips nothing itself. Outputs 1-D input_ids,
+    token_type_ids, attention_mask for one text (or a pair)."""
+    try:
+        from onnxruntime_extensions import gen_processing_models
+    except ImportError as err:
+        raise MissingRuntime("onnxruntime-extensions", "onnx") from err
+    attrs = tokenizer_attributes(tokenizer, max_length) | {"do_lower_case": 0, "strip_accents": 0}
+    pre, _ = gen_processing_models("BertTokenizer", pre_kwargs=attrs)
+    return pre, prepend(pre, tokenizer.backend_tokenizer.to_str())
+
+
 def _merge(pre: Any, main: Any, names: list[str], output: str) -> Any:
     """Tokenizer graph (1-D outputs) -> Unsqueeze to (1, T) -> the model graph, as one ONNX model."""
     import onnx
@@ -99,8 +114,14 @@ def _merge(pre: Any, main: Any, names: list[str], output: str) -> Any:
         graph.node.append(helper.make_node("Unsqueeze", [name, "edgebert_axes0"], [f"{name}_2d"]))
     del graph.output[:]
     graph.output.extend(helper.make_tensor_value_info(f"{n}_2d", onnx.TensorProto.INT64, [1, None]) for n in names)
+    # one opset for the merged graph: the normaliser's StringSplit needs ai.onnx 20, the trace is converted up to it
+    main = onnx.version_converter.convert_version(main, NORMALIZER_OPSET) if opset < NORMALIZER_OPSET else main
+    ml = [o for o in pre.opset_import if o.domain == "ai.onnx.ml"]
     del pre.opset_import[:]
-    pre.opset_import.extend([helper.make_opsetid("", opset), helper.make_opsetid("ai.onnx.contrib", 1)])
+    pre.opset_import.extend([helper.make_opsetid("", max(opset, NORMALIZER_OPSET)),
+                             helper.make_opsetid("ai.onnx.contrib", 1), *ml])
+    if ml:
+        main.opset_import.extend(ml)
     pre.ir_version = main.ir_version
     return compose.merge_models(pre, main, io_map=[(f"{n}_2d", n) for n in names], outputs=[output])
 
@@ -111,16 +132,12 @@ def export(model: LoadedModel, work: Path, opts: ExportOptions, session: ExportS
 
     import onnx
 
-    try:
-        from onnxruntime_extensions import gen_processing_models
-    except ImportError as err:
-        raise MissingRuntime("onnxruntime-extensions", "onnx") from err
-    attrs = tokenizer_attributes(model.tokenizer, model.max_positions)
+    attrs = tokenizer_attributes(model.tokenizer, model.max_length)
     with tempfile.TemporaryDirectory(prefix="edgebert-text-") as tmp:
         main_path = Path(tmp) / "model.onnx"
         export_onnx(model, main_path, opts.opset, session)
         try:
-            pre, _ = gen_processing_models("BertTokenizer", pre_kwargs=dict(attrs))
+            pre, normalizer = tokenizer_graph(model.tokenizer, model.max_length)
             merged = _merge(pre, onnx.load(str(main_path)), model.input_names, model.output_name)
             onnx.checker.check_model(merged)
         except Exception as err:  # noqa: BLE001 - onnx/compose raise several types
@@ -130,8 +147,10 @@ def export(model: LoadedModel, work: Path, opts: ExportOptions, session: ExportS
     return {"model_file": MODEL_FILE, "opset": opts.opset,
             "exporter": "torch.onnx + onnxruntime-extensions BertTokenizer (text in)",
             "inputs": [{"name": TEXT_INPUT, "dtype": "string", "axes": ["1 text, or 2 for a pair"]}],
-            "tokenizer_in_graph": {k: v for k, v in attrs.items() if k != "vocab"} | {"vocab_size": len(
-                attrs["vocab"].splitlines())},
+            "tokenizer_in_graph": {k: v for k, v in attrs.items() if k != "vocab"} | {
+                "do_lower_case": 0, "strip_accents": 0, "vocab_size": len(
+                attrs["vocab"].splitlines()), **normalizer,
+                "pairs": "not truncated by the op: a pair longer than max_length is refused (one-line error)"},
             "ort_extensions": {"version": version, **APPS},
             "versions": {**versions(), "onnxruntime-extensions": version}}
 

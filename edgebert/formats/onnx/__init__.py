@@ -62,5 +62,11 @@ def export(model: LoadedModel, work: Path, opts: ExportOptions, session: ExportS
     return {"model_file": MODEL_FILE, "opset": opts.opset, "exporter": EXPORTER, **info, "versions": versions()}
 
 
+def fp32_groups(model: LoadedModel, variant: str) -> list[str]:
+    from edgebert.formats.onnx import quantize
+
+    return quantize.fp32_groups(model) if variant == "int8" else []
+
+
 def load(bundle: Any, device: str = "cpu", threads: int | None = None) -> OrtRunner:
     return OrtRunner(bundle.model_file, device, threads)

@@ -3,6 +3,7 @@ Static (QDQ): weights and activations, calibrated on text; the gate matters most
 from __future__ import annotations
 
 import contextlib
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
@@ -54,17 +55,45 @@ def fused_graph(model: LoadedModel, opts: ExportOptions, session: ExportSession
         yield fused, optimize(raw, fused, model, embed_layer_norm=False)
 
 
+def fp32_groups(model: LoadedModel) -> list[str]:
+    """Groups `--fp32-layers auto` may keep in fp32, most useful first: each layer's FFN (its down-projection reads
+    GELU outputs with outliers: the most sensitive part of a BERT in INT8, layer 0 first, measured on MiniLM), then
+    the embedding table (the most bytes)."""
+    from edgebert.arch import model_shape
+
+    layers = (model_shape(model.module.config.to_dict()) or (0,))[0]
+    return [f"ffn.{k}" for k in range(layers)] + ["emb"]
+
+
+def _excluded(graph_path: Path, groups: list[str]) -> list[str]:
+    """Node names of the fused graph that the fp32 groups name (BERT and DistilBERT FFN MatMuls)."""
+    import onnx
+
+    layers = {int(g.split(".")[1]) for g in groups if g.startswith("ffn.")}
+    names = []
+    for node in onnx.load(str(graph_path), load_external_data=False).graph.node:
+        found = re.search(r"layer\.(\d+)/(intermediate/dense|output/dense|ffn/lin1|ffn/lin2)/MatMul", node.name)
+        if node.op_type == "MatMul" and found and int(found.group(1)) in layers:
+            names.append(node.name)
+    return names
+
+
 def dynamic(model: LoadedModel, dst: Path, opts: ExportOptions, session: ExportSession) -> dict[str, Any]:
-    """Dynamic INT8 with the CPU's preset: int8 weights per channel, activations quantised at run time."""
+    """Dynamic INT8 with the CPU's preset: int8 weights per channel, activations quantised at run time; the groups
+    in opts.fp32_layers (a comma list; "auto" and "none" mean none here) stay fp32."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     target, weight_type, reduce_range = preset(opts.target)
+    groups = [] if opts.fp32_layers in ("auto", "none") else [g.strip() for g in opts.fp32_layers.split(",")]
+    operators = [op for op in OPERATORS if not (op == "Gather" and "emb" in groups)]
     with fused_graph(model, opts, session) as (fused, info):
+        excluded = _excluded(fused, groups)
         try:
             with quiet_root_logger():
                 quantize_dynamic(str(fused), str(dst), weight_type=getattr(QuantType, weight_type),
-                                 per_channel=True, reduce_range=reduce_range, op_types_to_quantize=OPERATORS,
+                                 per_channel=True, reduce_range=reduce_range, op_types_to_quantize=operators,
+                                 nodes_to_exclude=excluded,
                                  # fused Attention weights lack type info without this (ORT quantizer issue)
                                  extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
         except Exception as err:  # noqa: BLE001
@@ -72,7 +101,7 @@ def dynamic(model: LoadedModel, dst: Path, opts: ExportOptions, session: ExportS
     return {"optimizer": info,
             "quantization": {"mode": "dynamic", "target": target, "weight_type": weight_type,
                              "activation_type": "QUInt8 (dynamic)", "per_channel": True, "reduce_range": reduce_range,
-                             "operators": OPERATORS}}
+                             "operators": operators, "fp32_layers": groups, "fp32_nodes": len(excluded)}}
 
 
 class TextReader:
