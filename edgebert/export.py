@@ -103,34 +103,56 @@ def export_model(model: LoadedModel, fmt_name: str, out: Path, opts: ExportOptio
 
 def _with_fp32_fallback(fmt: FormatSpec, model: LoadedModel, work: Path, opts: ExportOptions, session: ExportSession,
                         gate: Gate, texts: list[str] | None) -> dict[str, Any]:
-    """One export; with --fp32-layers auto, an INT8 file that misses the gate is made again with the next layer
-    group kept fp32 (the family's order), until it passes or grows past --max-fp32-growth x the all-INT8 file."""
+    """One export; with --fp32-layers auto, an INT8 file that misses the gate is made again with layer groups kept
+    fp32: first each group alone, which ranks them by the worst-sample cosine each gives back on the gate's own
+    inputs; then the worst layers together, best first, until the gate passes or the file grows past
+    --max-fp32-growth x the all-INT8 file."""
     groups = fmt.fp32_groups(model) if opts.fp32_layers == "auto" else []
     tried: list[dict[str, Any]] = []
-    for n in range(len(groups) + 1):
-        attempt = dataclasses.replace(opts, fp32_layers=",".join(groups[:n]) or "none") if groups else opts
+
+    def attempt(kept: list[str]) -> tuple[dict[str, Any] | None, ParityError | None]:
+        for path in list(work.iterdir()):
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
         try:
-            manifest = _export_once(fmt, model, work, attempt, session, gate, texts)
+            once = dataclasses.replace(opts, fp32_layers=",".join(kept) or "none") if groups else opts
+            return _export_once(fmt, model, work, once, session, gate, texts), None
         except ParityError as miss:
             size = sum(p.stat().st_size for p in work.rglob("*") if p.is_file() and p.suffix in MODEL_SUFFIXES)
-            tried.append({"fp32": groups[:n], "mb": round(size / 1e6, 2), "reason": str(miss)})
-            too_big = size > opts.max_fp32_growth * tried[0]["mb"] * 1e6
-            if n == len(groups) or too_big:
-                if tried[1:]:
-                    raise ParityError(f"{tried[0]['reason']}; with {', '.join(groups[:n])} kept fp32 too "
-                                      f"({tried[-1]['mb']} MB): {miss}") from miss
-                raise
-            for path in list(work.iterdir()):
-                shutil.rmtree(path) if path.is_dir() else path.unlink()
-            continue
-        if groups or opts.fp32_layers != "none":
-            manifest["fp32_layers"] = {"mode": opts.fp32_layers, "kept": groups[:n] if groups else
-                                       [g for g in opts.fp32_layers.split(",") if g not in ("auto", "none")],
-                                       "tried": tried}
-            manifest = write_manifest(work, {k: v for k, v in manifest.items()
-                                             if k not in ("files", "manifest_version")})
-        return manifest
-    raise AssertionError("unreachable")  # the loop returns or raises
+            parity = getattr(miss, "parity", None)
+            tried.append({"fp32": kept, "mb": round(size / 1e6, 2), "reason": str(miss),
+                          "min_cosine": round(parity.min_cosine, 6) if parity else None})
+            return None, miss
+
+    manifest, first = attempt([])
+    if manifest is None and groups:
+        alone = {}
+        for group in groups:
+            manifest, _ = attempt([group])
+            if manifest is not None:
+                return _record_fp32(work, manifest, opts, [group], tried)
+            alone[group] = tried[-1]["min_cosine"] if tried[-1]["min_cosine"] is not None else -1.0
+        ranked = sorted(groups, key=lambda g: -alone[g])  # stable: the family's order breaks ties
+        for n in range(2, len(ranked) + 1):
+            manifest, miss = attempt(ranked[:n])
+            if manifest is not None:
+                return _record_fp32(work, manifest, opts, ranked[:n], tried)
+            if tried[-1]["mb"] > opts.max_fp32_growth * tried[0]["mb"]:
+                break
+        raise ParityError(f"{tried[0]['reason']}; with {', '.join(tried[-1]['fp32'])} kept fp32 too "
+                          f"({tried[-1]['mb']} MB): {tried[-1]['reason']}") from first
+    if manifest is None:
+        raise first
+    return _record_fp32(work, manifest, opts, [], tried)
+
+
+def _record_fp32(work: Path, manifest: dict[str, Any], opts: ExportOptions, kept: list[str],
+                 tried: list[dict[str, Any]]) -> dict[str, Any]:
+    """The manifest says which layer groups stayed fp32 and what was tried first (INT8 formats with a choice)."""
+    if opts.fp32_layers == "none" or (opts.fp32_layers == "auto" and not tried):
+        return manifest  # nothing was chosen: an all-INT8 file that passed at once, or a format without the choice
+    listed = kept if opts.fp32_layers == "auto" else [g.strip() for g in opts.fp32_layers.split(",")]
+    manifest["fp32_layers"] = {"mode": opts.fp32_layers, "kept": listed, "tried": tried}
+    return write_manifest(work, {k: v for k, v in manifest.items() if k not in ("files", "manifest_version")})
 
 
 def _export_once(fmt: FormatSpec, model: LoadedModel, work: Path, opts: ExportOptions, session: ExportSession,

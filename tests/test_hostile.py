@@ -4,6 +4,7 @@ groups stay fp32 when asked, and bad pooling input is refused before anything is
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -120,10 +121,42 @@ def test_fp32_layers_listed_stay_fp32(tiny_bert, tmp_path):
 
 
 def test_fp32_layers_auto_tries_each_group_then_fails_naming_them(tiny_bert, tmp_path):
-    """A gate no INT8 file can meet: auto keeps groups in fp32 one by one, then fails, leaving nothing."""
-    with pytest.raises(ParityError, match=r"with ffn\.0, ffn\.1, emb kept fp32 too") as miss:
-        export(str(tiny_bert), "onnx-int8", tmp_path / "q", opts=ExportOptions(min_sample_cosine=1.0, min_cosine=1.0))
+    """A gate no INT8 file can meet: auto tries each group alone, then the ranked groups together, then fails naming
+    them, leaving nothing."""
+    with pytest.raises(ParityError, match=r"with (ffn\.0|ffn\.1|emb), (ffn\.0|ffn\.1|emb), (ffn\.0|ffn\.1|emb) kept "
+                                          r"fp32 too") as miss:
+        export(str(tiny_bert), "onnx-int8", tmp_path / "q", opts=ExportOptions(min_sample_cosine=1.0, min_cosine=1.0,
+                                                                              max_fp32_growth=10))
     assert miss.value.exit_code == 3 and list(tmp_path.iterdir()) == []
+    assert sorted(re.search(r"with (.*) kept fp32 too", str(miss.value)).group(1).split(", ")) == ["emb", "ffn.0",
+                                                                                                  "ffn.1"]
+
+
+def test_fp32_layers_auto_keeps_the_group_that_gives_back_most(tiny_encoder, tmp_path, monkeypatch):
+    """The ranking is measured: make one group the only one whose fp32 copy lifts the worst sample over the gate."""
+    from edgebert.formats.onnx import quantize
+
+    real = quantize.dynamic
+
+    def broken(model, dst, opts, session):  # layer 1's INT8 weights ruin the output unless its FFN stays fp32
+        info = real(model, dst, opts, session)
+        if "ffn.1" not in opts.fp32_layers:
+            import onnx
+            from onnx import numpy_helper
+
+            graph = onnx.load(str(dst))
+            layer1 = {i for n in graph.graph.node if "layer.1/" in n.name for i in n.input}
+            for init in graph.graph.initializer:  # layer 1's weight scales x50: its FFN output swamps the residual
+                if init.name in layer1 and init.name.endswith("_scale"):
+                    init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init) * 50, init.name))
+            onnx.save(graph, str(dst))
+        return info
+
+    monkeypatch.setattr(quantize, "dynamic", broken)
+    m = export(str(tiny_encoder), "onnx-int8", tmp_path / "q")
+    assert m["fp32_layers"]["kept"] == ["ffn.1"]
+    tried = {tuple(t["fp32"]): t["min_cosine"] for t in m["fp32_layers"]["tried"]}
+    assert () in tried and ("ffn.0",) in tried and tried[()] < 0.98 and tried[("ffn.0",)] < 0.98
 
 
 def test_diff_names_the_layer_a_broken_weight_is_in(tiny_bert, tmp_path, capsys):

@@ -13,11 +13,11 @@ from edgebert.errors import CheckFailed
 from edgebert.formats.base import ExportOptions
 
 D = ExportOptions()  # the defaults, declared once in the dataclass
-Fp32Layers = Annotated[str, typer.Option("--fp32-layers", help="INT8: layer groups kept fp32. auto: none, then one "
-                                         "group at a time (ffn.0, ffn.1, ..., emb) while the gate fails; none; or a "
-                                         "list like ffn.0,emb.")]
-MinSampleCosine = Annotated[float, typer.Option(help="Lossy gate: every sample's cosine vs PyTorch (the hostile "
-                                                     "texts included), not only the mean.")]
+Fp32Layers = Annotated[str, typer.Option("--fp32-layers", help="INT8: layer groups kept fp32. auto: none; if the gate "
+                                         "fails, the groups (ffn.0 ... ffn.N, emb) that give back most, measured; "
+                                         "none; or a list like ffn.0,emb.")]
+MinSampleCosine = Annotated[float, typer.Option(help="Lossy gate, encoders: every sample's cosine vs PyTorch "
+                                                     "(the hostile texts included), not only the mean.")]
 MaxFp32Growth = Annotated[float, typer.Option(help="--fp32-layers auto stops before the file grows past this x the "
                                                    "all-INT8 file.")]
 

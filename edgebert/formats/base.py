@@ -26,9 +26,10 @@ class ExportOptions:
     allow_flex: bool = False
     static_shape: bool = False  # OpenVINO: fix the sequence length(s) to seq_lens (static shapes run faster)
     min_margin: float = 0.1  # lossy gate: argmax agreement counts samples whose top-1 leads by this probability
-    min_sample_cosine: float = 0.98  # lossy gate: every sample (hostile texts included), not just the mean
-    # INT8: which layers stay fp32. "auto": none, then (when the gate fails) FFN output projections from the first
-    # layer up, then the embeddings, until the gate passes or the file grows past max_fp32_growth. "none" or a list.
+    min_sample_cosine: float = 0.98  # lossy gate, embeddings: every sample (hostile texts included), not just the mean
+    # INT8: which layer groups stay fp32. "auto": none; when the gate fails, each group alone (ranking the groups by
+    # the worst-sample cosine each gives back), then the best-ranked together, until the gate passes or the file
+    # grows past max_fp32_growth. "none", or a list like "ffn.0,emb".
     fp32_layers: str = "auto"
     max_fp32_growth: float = 1.6  # auto stops before the file passes this x the all-INT8 file
 

@@ -56,8 +56,8 @@ def fused_graph(model: LoadedModel, opts: ExportOptions, session: ExportSession
 
 
 def fp32_groups(model: LoadedModel) -> list[str]:
-    """Groups `--fp32-layers auto` may keep in fp32, most useful first: each layer's FFN (its down-projection reads
-    GELU outputs with outliers: the most sensitive part of a BERT in INT8, layer 0 first, measured on MiniLM), then
+    """Groups `--fp32-layers auto` may keep in fp32 (export ranks them by measurement; this order breaks ties): each
+    layer's FFN (its down-projection reads GELU outputs with outliers, the most INT8-sensitive part of a BERT), then
     the embedding table (the most bytes)."""
     from edgebert.arch import model_shape
 
