@@ -45,14 +45,15 @@ def bundles(tmp_path_factory) -> dict[tuple[str, str], Path]:
     """Every installed format exported for both architectures (session-wide, exported once)."""
     from edgebert.export import export_model
     from edgebert.formats import FORMATS, installed
-    from edgebert.formats.base import ExportOptions
+    from edgebert.formats.base import ExportOptions, ExportSession
 
     root = tmp_path_factory.mktemp("bench-bundles")
     out = {}
     for arch in ARCHS:
         loaded = _model(arch)
+        session = ExportSession()  # as the suite does: one trace and one PyTorch reference shared by the formats
         for name, spec in FORMATS.items():
             if installed(spec) and not name.endswith("-static"):
-                export_model(loaded, name, root / f"{arch}-{name}", ExportOptions())
+                export_model(loaded, name, root / f"{arch}-{name}", ExportOptions(), session=session)
                 out[(arch, name)] = root / f"{arch}-{name}"
     return out
