@@ -188,7 +188,7 @@ def half_load(bundle: str, rate: float, seconds: float) -> dict:
         o = drive_rate(endpoint, texts, rate, seconds)
     lat = np.array(o.latencies_ns) / 1e6
     return {"rate": rate, "texts_s": o.throughput, "p50_ms": float(np.percentile(lat, 50)),
-            "p99_ms": float(np.percentile(lat, 99)), "errors": dict(o.errors)}
+            "p99_ms": float(np.percentile(lat, 99)), "errors": dict(o.errors), "resent": o.resent}
 
 
 def soak(bundle: str, rate: float, minutes: float, out: Path) -> dict:
@@ -212,7 +212,7 @@ def soak(bundle: str, rate: float, minutes: float, out: Path) -> dict:
             o = drive_rate(endpoint, texts, rate, 60.0, seed=minute)
             lat = np.array(o.latencies_ns) / 1e6
             slices.append({"minute": minute + 1, "texts_s": o.throughput, "ok": len(lat), "errors": dict(o.errors),
-                           "p50_ms": float(np.percentile(lat, 50)), "p99_ms": float(np.percentile(lat, 99))})
+                           "resent": o.resent, "p50_ms": float(np.percentile(lat, 50)), "p99_ms": float(np.percentile(lat, 99))})
             print(json.dumps(slices[-1]), flush=True)
         stop.set()
         sampler.join(10)
@@ -234,7 +234,8 @@ def run_load(bundle: str, out: Path, rounds: int, seconds: float) -> None:
     modes = ["alone:2", "threads:2", "sorted:8:2"]
     result: dict = {"bundle": bundle, "machine": machine(), "rounds": []}
     for r in range(rounds):
-        rnd = {"offline": {m: offline(bundle, m)["texts_s"] for m in modes}, "served": served(bundle, out, seconds)}
+        rnd = {"offline": {m: offline(bundle, m, seconds)["texts_s"] for m in modes},
+               "served": served(bundle, out, seconds)}
         result["rounds"].append(rnd)
         print(json.dumps({"round": r, **rnd}), flush=True)
     result["model"] = offline(bundle, "model")

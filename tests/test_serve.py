@@ -355,3 +355,47 @@ def test_best_under_slo_is_the_fastest_level_within_the_bound():
     assert [serve_errors(r) for r in rows] == [0, 0, 3, 0]
     assert best_under_slo(rows, 50.0).batch == 4  # 16 is faster but lost requests; 64 misses the bound
     assert best_under_slo(rows, 5.0) is None
+
+
+def _closing_server(replies: list[bytes]):
+    """A loopback server that answers each connection's requests with `replies` in turn, then closes it without
+    saying so (no `connection: close`)."""
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve_forever():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                for reply in replies:
+                    conn.recv(65536)
+                    conn.sendall(reply)
+
+    threading.Thread(target=serve_forever, daemon=True).start()
+    return listener
+
+
+OK_REPLY = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}"
+
+
+@pytest.mark.parametrize("replies", [[OK_REPLY], [OK_REPLY, b"HTTP/1.1 200 OK\r\ncontent-le"]])
+def test_load_driver_resends_only_on_a_connection_closed_while_idle(replies):
+    """A kept-alive connection the server closed between requests: the request is resent on a new one (no error);
+    a connection cut in the middle of an answer is an error, never resent."""
+    from edgebert.bench.load import Endpoint, drive
+
+    listener = _closing_server(replies)
+    try:
+        out = drive(Endpoint.parse(f"http://127.0.0.1:{listener.getsockname()[1]}/predict"), ["x"], 1, 0.3, 0.0)
+    finally:
+        listener.close()
+    if len(replies) == 1:
+        assert dict(out.errors) == {} and len(out.latencies_ns) > 2
+        assert out.resent - (len(out.latencies_ns) - 1) in (0, 1)  # every request after the first went twice
+    else:  # each connection: one answer, then one cut short
+        assert set(out.errors) == {"IncompleteReadError"} and out.resent == 0
+        assert len(out.latencies_ns) - out.errors["IncompleteReadError"] in (-1, 0, 1)

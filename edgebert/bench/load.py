@@ -68,6 +68,7 @@ class Outcome:
     latencies_ns: list[int] = field(default_factory=list)
     errors: collections.Counter = field(default_factory=collections.Counter)
     warmup: int = 0
+    resent: int = 0  # requests resent once because the server had closed their idle kept-alive connection
 
     @property
     def requests(self) -> int:
@@ -82,23 +83,32 @@ class _Conn:
     """One keep-alive connection; `send` returns the status (0 when the connection failed)."""
 
     def __init__(self, endpoint: Endpoint) -> None:
-        self.endpoint, self.reader, self.writer = endpoint, None, None
+        self.endpoint, self.reader, self.writer, self.resent = endpoint, None, None, 0
 
     async def send(self, request: bytes) -> tuple[int, str]:
-        try:
-            if self.writer is None:
-                self.reader, self.writer = await asyncio.open_connection(self.endpoint.host, self.endpoint.port)
-            self.writer.write(request)
-            head = await self.reader.readuntil(b"\r\n\r\n")
-            status = int(head[9:12])
-            length = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
-            await self.reader.readexactly(int(length.group(1)) if length else 0)
-            if re.search(rb"(?i)\r\nconnection:\s*close", head):
+        for attempt in (0, 1):
+            reused = self.writer is not None
+            try:
+                if self.writer is None:
+                    self.reader, self.writer = await asyncio.open_connection(self.endpoint.host, self.endpoint.port)
+                self.writer.write(request)
+                head = await self.reader.readuntil(b"\r\n\r\n")
+                status = int(head[9:12])
+                length = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
+                await self.reader.readexactly(int(length.group(1)) if length else 0)
+                if re.search(rb"(?i)\r\nconnection:\s*close", head):
+                    self.close()
+                return status, ""
+            except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as err:
                 self.close()
-            return status, ""
-        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as err:
-            self.close()
-            return 0, type(err).__name__
+                # a kept-alive connection the server closed while idle (its keep-alive timeout) fails before any
+                # byte of an answer: resend once on a new connection, as HTTP clients do; anything else counts
+                closed_idle = isinstance(err, (ConnectionResetError, BrokenPipeError)) or (
+                    isinstance(err, asyncio.IncompleteReadError) and not err.partial)
+                if not (reused and closed_idle and attempt == 0):
+                    return 0, type(err).__name__
+                self.resent += 1
+        return 0, "unreachable"
 
     def close(self) -> None:
         if self.writer is not None:
@@ -129,6 +139,7 @@ async def _closed(endpoint: Endpoint, requests: list[bytes], concurrency: int, s
             if status == 0:
                 await asyncio.sleep(0.01)
         conn.close()
+        out.resent += conn.resent
 
     await asyncio.gather(*(client(i) for i in range(concurrency)))
     return out
@@ -160,6 +171,7 @@ async def _open(endpoint: Endpoint, requests: list[bytes], rate: float, seconds:
     await asyncio.gather(*tasks)
     for conn in idle:
         conn.close()
+        out.resent += conn.resent
     return out
 
 
