@@ -56,7 +56,10 @@ def bundle_names(paths: list[Path]) -> list[str]:
 
 
 def _workers(cfg: ServeConfig) -> int:
-    return cfg.workers or (os.cpu_count() or 1 if cfg.device == "cpu" else 1)
+    """Model threads: as asked; else one per core this process may use (a container's CPU set), 1 on a GPU."""
+    if cfg.workers or cfg.device != "cpu":
+        return cfg.workers or 1
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def load_all(bundles: list[Path], cfg: ServeConfig, metrics: Metrics, log: Callable[[dict], None]) -> Served:
