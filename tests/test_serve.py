@@ -23,17 +23,23 @@ TEXTS = ["The movie was wonderful.", "I would not go back to that restaurant, th
 def bundles(tiny_bert, tmp_path_factory) -> dict[str, object]:
     """fp32 and dynamic-INT8 bundles of the tiny classifier and of a tiny sentence-transformers encoder whose head
     is CLS pooling, a Dense (Tanh, 32 -> 16) and Normalize (not the mean pool a server might assume)."""
+    import torch
+
     from edgebert.export import export
     from tests.st_folders import tiny_st_dir
 
     root = tmp_path_factory.mktemp("serve-bundles")
     encoder = tiny_st_dir(root / "st-cls", pooling="cls", dense=(16, "torch.nn.modules.activation.Tanh"),
                           normalize=True)
-    out = {}
-    for src, kind in ((tiny_bert, "cls"), (encoder, "enc")):
-        for fmt in ("onnx", "onnx-int8"):
-            out[f"{kind}-{fmt}"] = root / f"{kind}-{fmt}"
-            export(str(src), fmt, out[f"{kind}-{fmt}"])
+    out, threads = {}, torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny models: one thread is as fast, and a busy machine does not stall it 5x
+    try:
+        for src, kind in ((tiny_bert, "cls"), (encoder, "enc")):
+            for fmt in ("onnx", "onnx-int8"):
+                out[f"{kind}-{fmt}"] = root / f"{kind}-{fmt}"
+                export(str(src), fmt, out[f"{kind}-{fmt}"])
+    finally:
+        torch.set_num_threads(threads)
     return out
 
 

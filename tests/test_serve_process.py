@@ -28,10 +28,16 @@ PROBE = ("import atexit, sys\n"
 
 @pytest.fixture(scope="module")
 def int8_encoder(tiny_encoder, tmp_path_factory) -> Path:
+    import torch
+
     from edgebert.export import export
 
-    out = tmp_path_factory.mktemp("serve-proc") / "enc-int8"
-    export(str(tiny_encoder), "onnx-int8", out)
+    out, threads = tmp_path_factory.mktemp("serve-proc") / "enc-int8", torch.get_num_threads()
+    torch.set_num_threads(1)  # a tiny model: one thread is as fast, and a busy machine does not stall it
+    try:
+        export(str(tiny_encoder), "onnx-int8", out)
+    finally:
+        torch.set_num_threads(threads)
     return out
 
 
