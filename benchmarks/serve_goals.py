@@ -111,6 +111,10 @@ def wrk(url: str, texts: list[str], connections: int, seconds: int, workdir: Pat
 
     if not shutil.which("wrk"):
         return None
+    import random
+
+    texts = list(texts)
+    random.Random(0).shuffle(texts)  # the sample is sorted by length: every stretch of the run gets the same mix
     script = workdir / "texts.lua"
     bodies = ",".join(json.dumps(json.dumps({"texts": [t]})) for t in texts)
     script.write_text(f"bodies = {{{bodies}}}\ncounter = 0\n"

@@ -34,8 +34,11 @@ def _load_lines(res: dict) -> list[str]:
     client_over = o["client_p50_ms"] - m["fixed_model_p50_ms"]
     server_over = o["server_request_mean_ms"] - o["server_inference_mean_ms"]
     wrk1 = o.get("wrk_c1")
-    lines += ["", f"- saturation / best offline ({best_off}): **{_spread(ratios, '.2f')}** (goal >= 0.90), "
-                  f"per round, same cores",
+    wrk_ratios = [r["served"]["wrk_c32"]["texts_s"] / r["offline"][best_off] for r in rounds
+                  if r["served"].get("wrk_c32")]
+    lines += ["", f"- saturation / best offline ({best_off}): **{_spread(ratios, '.2f')}** with the Python client "
+                  f"(it shares the 2 cores with the server)" + (f", **{_spread(wrk_ratios, '.2f')}** with wrk at c32"
+                                                                if wrk_ratios else "") + " (goal >= 0.90), per round",
               f"- per-request overhead at c1, fixed 16-token text: client p50 {o['client_p50_ms']:.3f} ms - "
               f"model-only p50 {m['fixed_model_p50_ms']:.3f} ms = **{client_over:.3f} ms** (Python client)"
               + (f"; wrk p50 {wrk1['p50_ms']:.3f} ms -> {wrk1['p50_ms'] - m['fixed_model_p50_ms']:.3f} ms" if wrk1

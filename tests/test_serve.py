@@ -405,3 +405,49 @@ def test_load_driver_resends_only_on_a_connection_closed_while_idle(replies):
     else:  # each connection: one answer, then one cut short
         assert set(out.errors) == {"IncompleteReadError"} and out.resent == 0
         assert len(out.latencies_ns) - out.errors["IncompleteReadError"] in (-1, 0, 1)
+
+
+def test_load_driver_sends_every_text_once_a_pass_at_any_concurrency():
+    """The clients share one (shuffled) sequence: a short level or a high concurrency still sends the whole mix of
+    lengths, never a stretch of the file (the shipped sample is sorted by length)."""
+    import collections
+    import socket
+
+    from edgebert.bench.load import Endpoint, drive
+
+    seen: collections.Counter = collections.Counter()
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def answer(conn):
+        with conn:
+            buf = b""
+            while True:
+                data = conn.recv(65536)
+                if not data:
+                    return
+                buf += data
+                while b"\r\n\r\n" in buf:
+                    head, rest = buf.split(b"\r\n\r\n", 1)
+                    length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+                    if len(rest) < length:
+                        break
+                    seen[json.loads(rest[:length])["texts"][0]] += 1
+                    buf = rest[length:]
+                    conn.sendall(OK_REPLY)
+
+    def accept():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=answer, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    texts = [f"text {i}" for i in range(40)]
+    try:
+        drive(Endpoint.parse(f"http://127.0.0.1:{listener.getsockname()[1]}/predict"), texts, 16, 0.5, 0.0)
+    finally:
+        listener.close()
+    counts = [seen[t] for t in texts]
+    assert sum(counts) >= 80 and max(counts) - min(counts) <= 1  # several passes, each text as often as any other

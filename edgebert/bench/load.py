@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import itertools
 import json
 import random
 import re
@@ -123,14 +124,15 @@ async def _closed(endpoint: Endpoint, requests: list[bytes], concurrency: int, s
     begin = loop()
     t0, t1 = begin + int(warmup_s * 1e9), begin + int((warmup_s + seconds) * 1e9)
 
-    async def client(i: int) -> None:
-        conn, n = _Conn(endpoint), i * 7919  # each client starts elsewhere in the texts
+    sent = itertools.count()  # one sequence for all clients: every text once a pass, whatever the concurrency
+
+    async def client() -> None:
+        conn = _Conn(endpoint)
         while True:
             start = loop()
             if start >= t1:
                 break
-            status, why = await conn.send(requests[n % len(requests)])
-            n += 1
+            status, why = await conn.send(requests[next(sent) % len(requests)])
             end = loop()
             if start < t0:
                 out.warmup += 1
@@ -141,7 +143,7 @@ async def _closed(endpoint: Endpoint, requests: list[bytes], concurrency: int, s
         conn.close()
         out.resent += conn.resent
 
-    await asyncio.gather(*(client(i) for i in range(concurrency)))
+    await asyncio.gather(*(client() for _ in range(concurrency)))
     return out
 
 
@@ -195,13 +197,21 @@ def drive(endpoint: Endpoint, texts: list[str], concurrency: int, seconds: float
           ) -> Outcome:
     """Closed loop at `concurrency` for `seconds` after `warmup_s` of untimed load [min(2 s, seconds / 2)]."""
     warmup_s = min(2.0, seconds / 2) if warmup_s is None else warmup_s
-    return _run(_closed(endpoint, [endpoint.request(t) for t in texts], concurrency, seconds, warmup_s))
+    return _run(_closed(endpoint, shuffled(endpoint, texts), concurrency, seconds, warmup_s))
 
 
 def drive_rate(endpoint: Endpoint, texts: list[str], rate: float, seconds: float, max_in_flight: int = 256,
                seed: int = 0) -> Outcome:
     """Open loop: Poisson arrivals at `rate` requests/s for `seconds`, at most `max_in_flight` outstanding."""
-    return _run(_open(endpoint, [endpoint.request(t) for t in texts], rate, seconds, max_in_flight, seed))
+    return _run(_open(endpoint, shuffled(endpoint, texts), rate, seconds, max_in_flight, seed))
+
+
+def shuffled(endpoint: Endpoint, texts: list[str], seed: int = 0) -> list[bytes]:
+    """The texts' requests in a fixed shuffled order: text files are often sorted by length (the shipped sample is),
+    and any stretch of a run -- a short level, the clients of a high concurrency -- must see the same mix."""
+    requests = [endpoint.request(t) for t in texts]
+    random.Random(seed).shuffle(requests)
+    return requests
 
 
 def get_json(endpoint: Endpoint, path: str) -> dict:
