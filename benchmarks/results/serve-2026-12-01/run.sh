@@ -15,7 +15,7 @@ if [ ! -f $OUT/cpuinfo.txt ]; then
 fi
 case $phase in
   load)  # offline vs served (c1..c64, wrk c32), overhead at c1, open loop at half of saturation: ~6 min
-    lock bash -c "$(declare -f note); OUT=$OUT phase=$phase; note start; $PY benchmarks/serve_goals.py load $bundle --out $OUT --rounds 3 --seconds $S; note end" ;;
+    lock bash -c "$(declare -f note); OUT=$OUT phase=$phase; note start; $PY benchmarks/serve_goals.py load $bundle --out $OUT --rounds ${ROUNDS:-3} --seconds $S; note end" ;;
   bench)  # edgebert bench --serve at 1, 4, 16, interleaved x3: ~2 min
     lock bash -c "$(declare -f note); OUT=$OUT phase=$phase; note start; $PY -m edgebert.cli bench --serve $bundle --texts sample --concurrency 1,4,16 --repeat 3 --min-seconds $S --slo-ms 50 --out $OUT/bench-serve.jsonl; note end"
     $PY -m edgebert.cli report $OUT/bench-serve.jsonl --out $OUT/report ;;
