@@ -18,7 +18,7 @@ FLOORS = [
     ("formats", ["formats"]),
     ("device", ["runtime", "verify", "__init__"]),
     ("tooling", ["export", "distill", "diff"]),
-    ("bench", ["bench"]),
+    ("bench", ["bench", "serve"]),
     ("report", ["report"]),
     ("workflows", ["suite"]),
     ("render", ["render"]),

@@ -9,6 +9,7 @@ import typer
 from edgebert.bench.sweep import SUITE_DEFAULTS, SweepConfig
 from edgebert.cli.app import command
 from edgebert.cli.common import Device, csv_ints, err, out, positive
+from edgebert.cli.serve import Concurrency, ServeTarget, SloMs, bench_serve
 from edgebert.errors import CheckFailed, EdgebertError, UsageError
 
 D, S = SweepConfig(), SUITE_DEFAULTS
@@ -16,6 +17,18 @@ D, S = SweepConfig(), SUITE_DEFAULTS
 
 def _opt(help_text: str, plain: float, suite: float) -> typer.models.OptionInfo:
     return typer.Option(help=f"{help_text} [{plain:g}; suite {suite:g}].", show_default=False)
+
+
+# suite-only options, declared here so bench() stays under the 60-line rule
+SuiteFormats = Annotated[Optional[List[str]], typer.Option("--format", "-f", help="Suite: formats to include [all "
+                                                           "installed].", show_default=False)]
+SuiteBert = Annotated[Optional[str], typer.Option(help="Suite: real BERT-base weights (dir/id) instead of random.")]
+SuiteBertFormats = Annotated[Optional[List[str]], typer.Option("--bert-format", help="Suite: BERT-base formats [onnx, "
+                             "onnx-int8, tflite, openvino]; 'all' for every one DistilBERT gets.", show_default=False)]
+SuiteDistilbert = Annotated[Optional[str], typer.Option(help="Suite: real DistilBERT weights (dir/id) instead of "
+                                                             "random.")]
+DeviceLabel = Annotated[str, typer.Option("--device-label", help="Name this device in rows and reports, e.g. "
+                                          "'Raspberry Pi 5'.")]
 
 
 @command()
@@ -39,25 +52,22 @@ def bench(
     random_weights: Annotated[bool, typer.Option("--random-weights", help="TARGETs are architectures with random "
                                                                          "weights.")] = False,
     task: Annotated[Optional[str], typer.Option(help="classification | encoder for model TARGETs.")] = None,
-    fmt: Annotated[Optional[List[str]], typer.Option("--format", "-f", help="Suite: formats to include [all "
-                                                     "installed].", show_default=False)] = None,
-    bert: Annotated[Optional[str], typer.Option(help="Suite: real BERT-base weights (dir/id) instead of random.")
-                    ] = None,
-    bert_format: Annotated[Optional[List[str]], typer.Option("--bert-format", help="Suite: BERT-base formats [onnx, "
-                           "onnx-int8, tflite, openvino]; 'all' for every one DistilBERT gets.", show_default=False)
-                           ] = None,
-    distilbert: Annotated[Optional[str], typer.Option(help="Suite: real DistilBERT weights (dir/id) instead of "
-                                                           "random.")] = None,
+    fmt: SuiteFormats = None,
+    bert: SuiteBert = None,
+    bert_format: SuiteBertFormats = None,
+    distilbert: SuiteDistilbert = None,
     timeout: Annotated[float, typer.Option(help="Seconds before a worker is killed and its row marked failed.")
                        ] = D.timeout_s,
     force: Annotated[bool, typer.Option("--force", help="Re-measure rows already in the results file.")] = False,
-    device_label: Annotated[str, typer.Option("--device-label", help="Name this device in rows and reports, e.g. "
-                                              "'Raspberry Pi 5'.")] = "",
+    device_label: DeviceLabel = "",
     texts: Annotated[Optional[str], typer.Option(help="Text to answer: a file with one text a line, or 'sample' for "
                      "the shipped real-text sample; one request at a time at the texts' own lengths.")] = None,
     profile: Annotated[bool, typer.Option("--profile", help="After timing, record time by operator (the runtime's "
                        "profiler) and GFLOP/s vs this machine's fp32 peak (first repetition; the suite always does).")
                        ] = False,
+    serve: ServeTarget = None,
+    concurrency: Concurrency = "1,4,16,64",
+    slo_ms: SloMs = None,
 ) -> None:
     """Measure latency percentiles, throughput, peak memory and size, one fresh process per row.
 
@@ -65,6 +75,8 @@ def bench(
     exits 3."""
     from edgebert.bench.texts import resolve_texts
 
+    if serve:
+        return bench_serve(serve, texts, concurrency, slo_ms, out_path, min_seconds, repeat, device_label, threads)
     if suite is not None and suite != "efficiency":
         raise UsageError(f"Unknown suite '{suite}'. Valid: efficiency")
     if suite is None and not targets:

@@ -48,14 +48,14 @@ class Report:
 def write_report(result_files: list[Path], out_dir: Path, options: ReportOptions | None = None) -> Report:
     """Bench rows make the efficiency table, cost and scenario picks; `edgebert eval` rows the accuracy table;
     a baseline adds the regression gate. Everything is checked before anything is written."""
-    from edgebert.report import accuracy, answer, decide, efficiency, gate, profile
+    from edgebert.report import accuracy, answer, decide, efficiency, gate, profile, serve
 
     opts = options or ReportOptions()
     rows, evals = read_results(result_files)
     if not rows and not evals:
         raise UsageError("No rows in the results given. Fix: run edgebert bench or edgebert eval first")
     table = efficiency.build_table(rows, opts.batch, opts.seq_len)
-    if rows and not table and not answer.text_rows(rows):
+    if rows and not table and not answer.text_rows(rows) and not serve.serve_rows(rows):
         shapes = sorted({(r.batch, r.seq_len) for r in rows if r.ok})
         have = ", ".join(f"--batch {b} --seq {s}" for b, s in shapes[:4]) or "none: every row failed"
         raise UsageError(f"No ok rows at batch {opts.batch}, sequence {opts.seq_len} in the results given. "
@@ -75,6 +75,7 @@ def write_report(result_files: list[Path], out_dir: Path, options: ReportOptions
         paths += [chart] if chart else []
     if answer.text_rows(rows):
         text += "\n" + answer.markdown(rows, table, opts.seq_len)
+    text, paths = serve.add_section(rows, out_dir, text, paths)
     if cands:
         text += "\n" + decide.markdown(cands, scenarios, opts.price_per_core_hour)
         paths += decide.plot(cands, out_dir)
