@@ -193,7 +193,7 @@ def _slowed(monkeypatch, seconds: float, poison_tokens: int | None = None) -> No
 
 
 def test_bounded_queue_answers_429_with_retry_after(bundles, monkeypatch):
-    _slowed(monkeypatch, 0.05)
+    _slowed(monkeypatch, 0.3)  # 12 requests reach the server long before 4 runs of 0.3 s drain its queue, loaded or not
     with served([bundles["enc-onnx-int8"]], workers=1, max_queue=4) as c:
         with cf.ThreadPoolExecutor(12) as pool:
             replies = list(pool.map(lambda i: c.post("/predict", {"texts": [f"text number {i}"]}), range(12)))
