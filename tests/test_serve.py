@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import concurrent.futures as cf
+import http.client
 import json
 import random
 import threading
@@ -127,7 +128,7 @@ BAD = [
     ("/predict", b'{"texts": ["  "]}', 400, "'texts[0]' is empty"),
     ("/predict", b'{"texts": ["\\ud800"]}', 400, "malformed JSON body"),
     ("/predict", json.dumps({"texts": ["x"] * 65}).encode(), 413, "at most 64 texts per request (got 65)"),
-    ("/predict", b'{"texts": ["' + b"a" * 2_000_000 + b'"]}', 413, "body over 1048576 bytes"),
+    ("/predict", b'{"texts": ["' + b"a" * 8_000_000 + b'"]}', 413, "body over 1048576 bytes"),
     ("/v1/embeddings", b'{"input": "x", "encoding_format": "hex"}', 400, "encoding_format must be 'float' or 'base64'"),
     ("/v1/embeddings", b'{"input": [""]}', 400, "'input[0]' is empty"),
     ("/nowhere", b"{}", 404, "no route /nowhere"),
@@ -147,6 +148,13 @@ def test_bad_input_gets_one_line_4xx(bundles):
         assert (reply.status, reply.error) == (400, "'cls-onnx' is a classifier: /v1/embeddings needs an encoder "
                                                     "bundle (use /predict)")
         assert c.post("/predict", {"texts": ["still fine"]}).status == 200
+        # a chunked body declares no length: the server finds it too big while reading, and still answers 413
+        conn = http.client.HTTPConnection(c.host, c.port, timeout=60)
+        conn.request("POST", "/predict", (b"a" * 65536 for _ in range(128)), {"Content-Type": "application/json"},
+                     encode_chunked=True)
+        resp = conn.getresponse()
+        assert (resp.status, json.loads(resp.read())["error"]) == (413, "body over 1048576 bytes")
+        conn.close()
 
 
 def _fuzz_bodies(n: int) -> list[bytes]:

@@ -24,6 +24,7 @@ JSON = (b"content-type", b"application/json")
 MODEL_ROUTES = ("/predict", "/v1/embeddings")
 GET_ROUTES = ("/healthz", "/readyz", "/metrics", "/v1/models")
 BIG_REQUEST_CHARS = 20_000  # ~1 ms of tokenizing here: beyond it, a thread does it
+DRAIN_CAP_BYTES = 64 << 20  # read at most this much of a refused body before closing (nginx lingers likewise)
 
 
 @dataclass
@@ -171,7 +172,9 @@ class App:
         limit = self.limits.max_body_bytes
         declared = _header(scope, b"content-length")
         if declared and declared.isdigit() and int(declared) > limit:
-            raise ApiError(413, f"body over {limit} bytes", "body_too_large", [(b"connection", b"close")])
+            # a client waiting on "Expect: 100-continue" has sent nothing yet: answer before inviting the body
+            waiting = (_header(scope, b"expect") or "").lower() == "100-continue"
+            await _refuse_oversized(receive, limit, 0 if waiting or int(declared) > DRAIN_CAP_BYTES else int(declared))
         chunks, size = [], 0
         while True:
             message = await receive()
@@ -180,7 +183,7 @@ class App:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:  # chunked bodies declare no length
-                raise ApiError(413, f"body over {limit} bytes", "body_too_large", [(b"connection", b"close")])
+                await _refuse_oversized(receive, limit, DRAIN_CAP_BYTES if message.get("more_body") else 0)
             chunks.append(chunk)
             if not message.get("more_body"):
                 return b"".join(chunks)
@@ -224,3 +227,19 @@ def _header(scope: dict, name: bytes) -> str | None:
         if key == name:
             return value.decode("latin-1")
     return None
+
+
+async def _refuse_oversized(receive: Callable, limit: int, drain: int) -> None:
+    """Answer 413 only after reading and dropping up to `drain` more bytes of the body.
+
+    Closing while the client is still sending makes the kernel answer the rest with a reset, so most clients
+    (Python's http.client, requests) report "broken pipe" instead of the 413; nginx's lingering close does this too.
+    """
+    while drain > 0:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        drain -= len(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    raise ApiError(413, f"body over {limit} bytes", "body_too_large", [(b"connection", b"close")])
