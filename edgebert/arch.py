@@ -27,9 +27,19 @@ def model_shape(config: dict[str, Any]) -> tuple[int, int, int] | None:
     return (int(layers), int(hidden), int(inter)) if layers and hidden and inter else None
 
 
-def gflop(layers: int, hidden: int, intermediate: int, batch: int, seq: int) -> float:
+def attention_width(config: dict[str, Any]) -> int | None:
+    """Q/K/V width of a head-pruned model (kept heads x head size, from its `edgebert_pruning` record), else None
+    (the width is the hidden size). Pruning keeps the same head count in every layer."""
+    record = config.get("edgebert_pruning") or {}
+    heads = record.get("heads_per_layer") or []
+    return int(max(heads)) * int(record["head_dim"]) if heads and record.get("head_dim") else None
+
+
+def gflop(layers: int, hidden: int, intermediate: int, batch: int, seq: int, attention: int | None = None) -> float:
     """Multiply-adds x 2 of a BERT encoder's forward pass: per layer Q, K, V and output projections
-    (4 x 2SH^2), attention scores and context (2 x 2S^2H) and the FFN (2 x 2SHI); embeddings, softmax and
-    norms are O(SH) and left out. DistilBERT s128: 11.17; BERT-base s128: 22.35."""
-    per_layer = 4 * 2 * seq * hidden * hidden + 2 * 2 * seq * seq * hidden + 2 * 2 * seq * hidden * intermediate
+    (4 x 2SHA), attention scores and context (2 x 2S^2A) and the FFN (2 x 2SHI), with A the attention width (kept
+    heads x head size; the hidden size H unless pruned); embeddings, softmax and norms are O(SH) and left out.
+    DistilBERT s128: 11.17; BERT-base s128: 22.35."""
+    a = attention or hidden
+    per_layer = 4 * 2 * seq * hidden * a + 2 * 2 * seq * seq * a + 2 * 2 * seq * hidden * intermediate
     return batch * layers * per_layer / 1e9

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from edgebert import __version__, golden
-from edgebert.arch import model_shape
+from edgebert.arch import attention_width, model_shape
 from edgebert.bundle import Bundle, check_out_dir, staged_dir, write_manifest
 from edgebert.errors import ParityError
 from edgebert.formats import FormatSpec, get_format
@@ -217,9 +217,16 @@ def _text_parity(model: LoadedModel, runner: Runner, texts: list[str] | None, ma
 
 
 def _architecture(model: LoadedModel) -> dict[str, Any] | None:
-    """Layers, hidden and intermediate sizes: what FLOP counts (bench --profile) need on a device."""
-    shape = model_shape(model.module.config.to_dict())
-    return dict(zip(("layers", "hidden", "intermediate"), shape)) if shape else None
+    """Layers, hidden and intermediate sizes (and a head-pruned model's attention width): what FLOP counts
+    (bench --profile) need on a device."""
+    config = model.module.config.to_dict()
+    shape = model_shape(config)
+    if not shape:
+        return None
+    arch: dict[str, Any] = dict(zip(("layers", "hidden", "intermediate"), shape))
+    if attention_width(config):
+        arch["attention"] = attention_width(config)
+    return arch
 
 
 def _torch_version() -> str:

@@ -246,7 +246,11 @@ def _load_hub(spec: str, task: str | None) -> LoadedModel:
 def _from_pretrained(spec: str, task: str, config: Any, **kwargs: Any) -> Any:
     from transformers import AutoModel, AutoModelForMaskedLM, AutoModelForSequenceClassification
 
+    from edgebert.prune import load_pruned, pruning_record
+
     cls = {"classification": AutoModelForSequenceClassification, "mlm": AutoModelForMaskedLM}.get(task, AutoModel)
+    if pruning_record(config):  # head-pruned (edgebert fit): from_pretrained would refuse the sliced tensors
+        return load_pruned(spec, cls, config, new_head=bool(kwargs.pop("ignore_mismatched_sizes", False)), **kwargs)
     # trust_remote_code stays off: a model directory must never run code it ships.
     return cls.from_pretrained(spec, config=config, trust_remote_code=False, **kwargs)
 

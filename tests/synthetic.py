@@ -28,3 +28,22 @@ def write_task(folder: Path, n_train: int = 480, n_dev: int = 120, seed: int = 0
     train.write_text("\n".join(rows(n_train)) + "\n")
     dev.write_text("\n".join(rows(n_dev)) + "\n")
     return train, dev
+
+
+def finetuned_teacher(root: Path, train: Path) -> Path:
+    """A tiny 4-layer BERT fine-tuned on the synthetic task by `edgebert finetune`'s own loop."""
+    import torch
+    from transformers import AutoConfig, AutoModel
+
+    from edgebert.distill.config import TrainConfig
+    from edgebert.distill.finetune import finetune
+    from edgebert.tokenizer import packaged_tokenizer
+
+    torch.manual_seed(0)
+    cfg = AutoConfig.for_model("bert", hidden_size=32, num_hidden_layers=4, num_attention_heads=2,
+                               intermediate_size=64, max_position_embeddings=64)
+    AutoModel.from_config(cfg).save_pretrained(root / "base")
+    packaged_tokenizer().save_pretrained(root / "base")
+    finetune(str(root / "base"), root / "teacher", data=train, eval_data=None, task="sst2",
+             cfg=TrainConfig(steps=120, batch_size=32, lr=2e-3, max_len=64, seed=0))
+    return root / "teacher"

@@ -14,13 +14,13 @@ ROOT = Path(__file__).resolve().parents[1] / "edgebert"
 FLOORS = [
     ("ground", ["errors", "quiet", "device_info", "arch", "_compat"]),
     ("numbers", ["parity", "opprofile", "runner", "bundle", "inputs", "pooling", "hostile"]),
-    ("models", ["models", "tokenizer", "golden", "runtimes", "layers"]),
+    ("models", ["models", "tokenizer", "golden", "runtimes", "layers", "prune"]),
     ("formats", ["formats"]),
     ("device", ["runtime", "verify", "__init__"]),
     ("tooling", ["export", "distill", "diff"]),
     ("bench", ["bench", "serve"]),
     ("report", ["report"]),
-    ("workflows", ["suite"]),
+    ("workflows", ["suite", "fit"]),
     ("render", ["render"]),
     ("cli", ["cli"]),
 ]

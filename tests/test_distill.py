@@ -17,28 +17,9 @@ from edgebert.distill.metrics import f1, glue_metrics, matthews, spearman
 from edgebert.distill.student import build_student, resolve_layer_map
 from edgebert.errors import UsageError
 from tests.cli_helpers import run_cli
-from tests.synthetic import write_task
+from tests.synthetic import finetuned_teacher, write_task
 
 REFERENCE = Path(__file__).parents[1] / "edgebert" / "reference.json"
-
-
-def _teacher(root, train):
-    """A tiny 4-layer BERT fine-tuned on the synthetic task by `edgebert finetune`'s own loop."""
-    import torch
-    from transformers import AutoConfig, AutoModel
-
-    from edgebert.distill.finetune import finetune
-    from edgebert.distill.config import TrainConfig
-    from edgebert.tokenizer import packaged_tokenizer
-
-    torch.manual_seed(0)
-    cfg = AutoConfig.for_model("bert", hidden_size=32, num_hidden_layers=4, num_attention_heads=2,
-                               intermediate_size=64, max_position_embeddings=64)
-    AutoModel.from_config(cfg).save_pretrained(root / "base")
-    packaged_tokenizer().save_pretrained(root / "base")
-    finetune(str(root / "base"), root / "teacher", data=train, eval_data=None, task="sst2",
-             cfg=TrainConfig(steps=120, batch_size=32, lr=2e-3, max_len=64, seed=0))
-    return root / "teacher"
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +29,7 @@ def task(tmp_path_factory):
     require_torch()
     root = tmp_path_factory.mktemp("synthetic")
     train, dev = write_task(root)
-    return root, train, dev, _teacher(root, train)
+    return root, train, dev, finetuned_teacher(root, train)
 
 
 def _tiny_teacher(layers=4, labels=3):

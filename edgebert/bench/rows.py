@@ -67,6 +67,7 @@ class Row:
     runs: int | None = None
     p50_ms: float | None = None
     p90_ms: float | None = None
+    p95_ms: float | None = None  # rows before it was recorded lack it
     p99_ms: float | None = None
     mean_ms: float | None = None
     std_ms: float | None = None

@@ -67,6 +67,7 @@ class Loaded:
     fields: dict[str, Any]  # row fields: the runtime version as loaded, the golden check, size and parameters
     answerer: Callable[[str], Any] | None = None  # text to answer (bench --texts)
     shape: tuple[int, int, int] | None = None  # (layers, hidden, intermediate), for the GFLOP count
+    attention: int | None = None  # Q/K/V width of a head-pruned model (kept heads x head size); None: the hidden size
 
 
 class TargetLoader:
@@ -105,11 +106,11 @@ def _load_bundle(target: Target, device: str, threads: int) -> Loaded:
               "golden_max_abs": result.max_abs, "golden_mean_cosine": result.mean_cosine,
               "golden_agreement": result.agreement, "golden_reason": result.reason}
     return Loaded(predictor.runner, int(manifest["vocab_size"]), predictor.bundle.input_names, fields,
-                  BundleAnswerer(predictor), shape if all(shape) else None)
+                  BundleAnswerer(predictor), shape if all(shape) else None, arch.get("attention"))
 
 
 def _load_model(target: Target, device: str, threads: int) -> Loaded:
-    from edgebert.arch import model_shape
+    from edgebert.arch import attention_width, model_shape
     from edgebert.bench.texts import TorchAnswerer
     from edgebert.models import load_model
     from edgebert.runtimes.torch_eager import TorchRunner, weights_mb
@@ -118,8 +119,9 @@ def _load_model(target: Target, device: str, threads: int) -> Loaded:
     runner = TorchRunner(model, device, threads)
     fields = {"parameters": model.parameters, "file_mb": round(weights_mb(model.module), 3),
               "runtime_version": runner.runtime_version, "golden": "reference"}
+    config = model.module.config.to_dict()
     return Loaded(runner, model.vocab_size, model.input_names, fields, TorchAnswerer(model, runner),
-                  model_shape(model.module.config.to_dict()))
+                  model_shape(config), attention_width(config))
 
 
 def _profile(spec: RowSpec, loaded: Loaded, p50_ms: float) -> dict[str, Any]:
@@ -140,7 +142,7 @@ def _profile(spec: RowSpec, loaded: Loaded, p50_ms: float) -> dict[str, Any]:
         fields["profile"] = {"source": f"unavailable: {getattr(runner, 'runtime', '?')}'s Python API exposes no "
                                        "op profiler"}
     if loaded.shape:
-        fields["gflop"] = round(gflop(*loaded.shape, spec.batch, spec.seq_len), 4)
+        fields["gflop"] = round(gflop(*loaded.shape, spec.batch, spec.seq_len, attention=loaded.attention), 4)
         fields["gflops_achieved"] = round(fields["gflop"] / (p50_ms / 1e3), 2)
     return fields
 

@@ -24,6 +24,9 @@ class TrainConfig:
     keep_checkpoints: int = 2
     mlm_probability: float = 0.15
     device: str = "cpu"
+    # Stop after this step (0: at `steps`) with the schedule still that of `steps`: a run resumed from its checkpoint
+    # continues as if it had never stopped (successive halving trains survivors further, rung by rung).
+    stop_at: int = 0
 
     def __post_init__(self) -> None:
         from edgebert.errors import UsageError
@@ -34,6 +37,13 @@ class TrainConfig:
                                  f"(got {getattr(self, name)})")
         if not self.lr > 0:
             raise UsageError(f"--lr must be positive (got {self.lr:g})")
+        if not 0 <= self.stop_at <= self.steps:
+            raise UsageError(f"stop_at must be between 0 and --steps {self.steps} (got {self.stop_at})")
+
+    @property
+    def last_step(self) -> int:
+        """Where this run stops: `stop_at`, or the schedule's end."""
+        return self.stop_at or self.steps
 
     def evaluating(self, has_eval: bool) -> "TrainConfig":
         """With held-out data and no --eval-every, score once at the end."""

@@ -5,6 +5,7 @@ gets the batch, the student and the teacher's outputs, and returns named loss te
 - `TaskKD`: a classifier teacher: soft targets (KL at T, times T^2), hard labels, optional hidden cosine.
 - `MLMKD`: general distillation on raw text: soft targets on the masked tokens, masked-LM loss, optional cosine.
 - `HiddenCosine`: an encoder teacher without a head (e.g. a sentence-embedding model): cosine on mapped layers.
+- `EmbeddingKD`: an encoder teacher's sentence embeddings (mean-pooled) of the user's texts (what `fit` uses).
 
 A new objective (say, pooled sentence embeddings) is one more `Distillation` subclass: its `head`, its `losses`,
 its own `weights` or `teacher_outputs` if the defaults do not fit; and a name for it in `run.OBJECTIVES`.
@@ -208,3 +209,33 @@ class HiddenCosine(Distillation):
     def losses(self, batch: Batch, student: Any, teacher_out: Any) -> dict[str, Any]:
         s_out = student_outputs(student, batch)
         return {"cos": self.cosine(s_out, teacher_out, batch)}
+
+
+def mean_pool(hidden: Any, mask: Any) -> Any:
+    """Mean of the unpadded token states: (B, T, H), (B, T) -> (B, H)."""
+    m = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
+
+
+@dataclass
+class EmbeddingKD(Distillation):
+    """An encoder teacher distilled on its sentence embeddings of the user's texts: 1 - cosine between the student's
+    and the teacher's mean-pooled last hidden states ("emb"), plus (alpha_cos) the mapped layers' token cosine."""
+
+    head: ClassVar[str] = "encoder"
+
+    @property
+    def weights(self) -> dict[str, float]:
+        return {"emb": 1.0, "cos": self.recipe.alpha_cos}
+
+    def losses(self, batch: Batch, student: Any, teacher_out: Any) -> dict[str, Any]:
+        import torch.nn.functional as F
+
+        s_out = student_outputs(student, batch)
+        mask = batch["attention_mask"]
+        s_emb = mean_pool(s_out.last_hidden_state, mask)  # (B, H)
+        t_emb = mean_pool(teacher_out.last_hidden_state, mask)
+        terms = {"emb": (1.0 - F.cosine_similarity(s_emb, t_emb, dim=-1)).mean()}
+        if self.recipe.alpha_cos:
+            terms["cos"] = self.cosine(s_out, teacher_out, batch)
+        return terms

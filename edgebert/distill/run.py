@@ -11,13 +11,14 @@ from typing import Any, Callable
 
 from edgebert.distill.data import LAYOUTS, DataFiles
 from edgebert.distill.losses import Recipe
-from edgebert.distill.objectives import MLMKD, Distillation, HiddenCosine, TaskKD, layer_pairs
+from edgebert.distill.objectives import MLMKD, Distillation, EmbeddingKD, HiddenCosine, TaskKD, layer_pairs
 from edgebert.distill.config import TrainConfig, config_dict
 from edgebert.distill.train import Examples, Trainer
 from edgebert.distill.workdir import training_workdir
 from edgebert.errors import UsageError
 
-OBJECTIVES: dict[str, type[Distillation]] = {"task": TaskKD, "mlm": MLMKD, "hidden": HiddenCosine}
+OBJECTIVES: dict[str, type[Distillation]] = {"task": TaskKD, "mlm": MLMKD, "hidden": HiddenCosine,
+                                             "embedding": EmbeddingKD}
 
 
 @dataclass

@@ -45,7 +45,7 @@ def _dist() -> tuple[int, int]:
 
 
 class Trainer:
-    """Holds student, teacher, data and optimiser state; `train()` runs `objective` to cfg.steps."""
+    """Holds student, teacher, data and optimiser state; `train()` runs `objective` to cfg.steps (or cfg.stop_at)."""
 
     def __init__(self, student: Any, objective: Objective, examples: Examples, cfg: TrainConfig, workdir: Path, *,
                  teacher: Any = None, evaluate: Callable[[Any], dict[str, float]] | None = None) -> None:
@@ -172,12 +172,12 @@ class Trainer:
         cfg = self.cfg
         history = []
         self.student.train()
-        while self.step < cfg.steps:
+        while self.step < cfg.last_step:
             start = time.perf_counter()
             totals = self._optimizer_step()
             record = {"step": self.step, **{k: round(v, 6) for k, v in totals.items()},
                       "lr": self.sched.get_last_lr()[0], "step_s": round(time.perf_counter() - start, 4)}
-            if cfg.eval_every and self.evaluate and (self.step % cfg.eval_every == 0 or self.step == cfg.steps):
+            if cfg.eval_every and self.evaluate and (self.step % cfg.eval_every == 0 or self.step == cfg.last_step):
                 self.student.eval()
                 record.update({f"eval_{k}": v for k, v in self.evaluate(self.student).items()})
                 self.student.train()

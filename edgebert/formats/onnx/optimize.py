@@ -13,7 +13,21 @@ EXPECTED_FUSIONS = ("Attention", "SkipLayerNormalization", "BiasGelu", "EmbedLay
 
 
 def heads_and_hidden(model: LoadedModel) -> tuple[int, int]:
+    """num_heads and hidden_size for ORT's Attention fusion. A head-pruned model (`edgebert_pruning`) fuses with the
+    kept heads and their width (heads x head size), not the config's: those would fuse a wrong Attention silently."""
     cfg = model.module.config
+    record = getattr(cfg, "edgebert_pruning", None)
+    if record:
+        heads = set(record["heads_per_layer"])
+        if len(heads) != 1:
+            raise ExportError(f"ONNX Runtime's attention fusion takes one head count; this model keeps "
+                              f"{sorted(heads)} heads in different layers")
+        kept = heads.pop()
+        # ORT warns once per layer that this width differs from the packed QKV weight's; the fused op takes it fine
+        import logging
+
+        logging.getLogger("fusion_attention").setLevel(logging.ERROR)
+        return kept, kept * int(record["head_dim"])
     if cfg.model_type == "distilbert":
         return int(cfg.n_heads), int(cfg.dim)
     return int(cfg.num_attention_heads), int(cfg.hidden_size)
