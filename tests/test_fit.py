@@ -21,6 +21,8 @@ from tests.synthetic import finetuned_teacher, write_task
 SPACE = ("--formats", "onnx-int8", "--depths", "1,2", "--heads", "1,2", "--ffn", "64", "--vocab", "full",
          "--embedding", "int8,fp32", "--steps", "24", "--batch-size", "32", "--lr", "2e-3", "--max-len", "32",
          "--min-seconds", "0.2", "--max-trained", "4")
+# the fixture's budget: reruns pass it again (a memory limit is part of the device profile costs are keyed on)
+BUDGET = ("--max-size-mb", "2", "--min-retention", "0.9", "--max-memory-mb", "1500")
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +56,7 @@ def fitted(task, tmp_path_factory):
     out = tmp_path_factory.mktemp("fitted") / "fit"
     with pytest.raises(SystemExit) as exc:
         main([str(a) for a in ("fit", teacher, "--data", train, "--eval-data", dev, "--texts", texts, *SPACE,
-                               "--max-size-mb", "2", "--min-retention", "0.9", "--out", out)])
+                               *BUDGET, "--out", out)])
     assert exc.value.code in (0, None)
     return out
 
@@ -70,12 +72,20 @@ def test_fit_measures_first_trains_what_fits_and_exports_the_winner(fitted, caps
     assert len(chosen) == 1 and chosen[0]["embedding"] == "int8"
     c = chosen[0]
     assert c["costs"]["file_mb"] <= 2 and c["costs"]["golden"] == "pass" and c["retention"] >= 0.9
+    from edgebert.fit.limits import unavailable
+
+    memory = c["costs"]["memory"]
+    if unavailable() is None:  # a real limit: the worker ran in a 1500 MB cgroup and was charged what it used
+        assert (memory["check"], memory["fits"], memory["oom_killed"]) == ("cgroup-v1", True, False)
+        assert 20 < memory["charged_max_mb"] <= 1500
+    else:  # no writable cgroup here: peak RSS against the limit, and the row says it is an estimate and why
+        assert memory["check"] == "estimate" and unavailable() in memory["how"]
     # successive halving: the winner was trained through every rung, the last one at --steps
     assert c["rungs"][-1]["step"] == 24 and [r["step"] for r in c["rungs"]] == sorted(r["step"] for r in c["rungs"])
     manifest = json.loads((fitted / "chosen" / "manifest.json").read_text())
     assert manifest["format"] == "onnx-int8" and manifest["parity"]["passed"]
     evidence = manifest["fit"]["evidence"]
-    assert manifest["fit"]["budget"] == {"max_size_mb": 2.0, "min_retention": 0.9}
+    assert manifest["fit"]["budget"] == {"max_size_mb": 2.0, "min_retention": 0.9, "max_memory_mb": 1500.0}
     assert evidence["artifact"]["retention"] >= 0.9 and evidence["candidate"]["label"] == c["label"]
     report = (fitted / "report.md").read_text()
     assert f"**Chosen: {c['label']}**" in report and (fitted / "pareto.png").stat().st_size > 10_000
@@ -87,7 +97,7 @@ def test_a_rerun_redoes_nothing_and_a_budget_nothing_meets_says_why(fitted, task
     out = tmp_path / "fit"
     shutil.copytree(fitted, out)
     rows = (out / "work" / "cost-rows.jsonl").read_text()
-    again = _fit(capsys, task, out, "--max-size-mb", "2", "--min-retention", "0.9")
+    again = _fit(capsys, task, out, *BUDGET)
     assert again.code == 0, again.err
     # every cost row and training rung was kept: nothing measured or trained again, the same answer
     assert (out / "work" / "cost-rows.jsonl").read_text() == rows
@@ -97,7 +107,7 @@ def test_a_rerun_redoes_nothing_and_a_budget_nothing_meets_says_why(fitted, task
     assert {k: (r["status"], r.get("retention")) for k, r in _records(out).items()} == \
         {k: (r["status"], r.get("retention")) for k, r in _records(fitted).items()}
     cheapest = min(r["costs"]["p95_ms"] for r in _records(fitted).values() if r.get("costs"))
-    missed = _fit(capsys, task, out, "--max-size-mb", "2", "--max-latency-ms", f"{cheapest / 100:.6f}")
+    missed = _fit(capsys, task, out, *BUDGET, "--max-latency-ms", f"{cheapest / 100:.6f}")
     assert missed.code == 1
     line = missed.err.strip().splitlines()[-1]
     assert "latency" in line and "closest" in line, missed.err
@@ -116,7 +126,7 @@ def test_costs_from_another_device_round_trip(fitted, task, capsys, tmp_path):
     assert run_cli(capsys, "bench", *bundles, "--texts", texts, "--min-seconds", "0.2", "--out", rows).code == 0
     out = tmp_path / "fit"
     shutil.copytree(fitted, out)
-    used = _fit(capsys, task, out, "--max-size-mb", "2", "--min-retention", "0.9", "--costs", rows)
+    used = _fit(capsys, task, out, *BUDGET, "--costs", rows)
     assert used.code == 0, used.err
     # costs come from the device's rows (nothing measured here); the halving, ranked by them, may train other shapes
     assert not re.search(r"^\[costs \d", used.err, re.M), used.err
@@ -163,7 +173,7 @@ def test_trainings_on_a_local_ray_instance_give_the_same_student(fitted, task, c
     winner = next(r for r in _records(fitted).values() if r["status"] == "chosen")
     shutil.rmtree(out / "work" / "train" / winner["training_key"])
     shutil.rmtree(out / "chosen")
-    again = _fit(capsys, task, out, "--max-size-mb", "2", "--min-retention", "0.9", "--ray", "local")
+    again = _fit(capsys, task, out, *BUDGET, "--ray", "local")
     assert again.code == 0, again.err
     rungs = [json.loads(line) for line in
              (out / "work" / "train" / winner["training_key"] / "rungs.jsonl").read_text().splitlines()]
@@ -176,3 +186,20 @@ def test_trainings_on_a_local_ray_instance_give_the_same_student(fitted, task, c
     assert weights[0].keys() == weights[1].keys()
     assert all((weights[0][k] == weights[1][k]).all() for k in weights[0]), "Ray's student differs from this process's"
     assert next(r for r in _records(out).values() if r["status"] == "chosen")["label"] == winner["label"]
+
+
+def test_an_encoder_teacher_is_fitted_on_plain_text_by_embedding_cosine(tiny_encoder, capsys, tmp_path):
+    texts = tmp_path / "texts.txt"
+    texts.write_text("\n".join(f"request {i}: the {w} of the city by the river" for i, w in
+                               enumerate(["book", "door", "window", "table", "paper", "light"] * 10)) + "\n")
+    result = run_cli(capsys, "fit", tiny_encoder, "--data", texts, "--texts", texts, "--formats", "onnx-int8",
+                     "--depths", "1", "--heads", "1,2", "--ffn", "64", "--vocab", "full", "--embedding", "int8",
+                     "--steps", "6", "--min-seconds", "0.2", "--min-retention", "0.5", "--out", tmp_path / "fit")
+    assert result.code == 0, result.err
+    chosen = next(r for r in _records(tmp_path / "fit").values() if r["status"] == "chosen")
+    manifest = json.loads((tmp_path / "fit" / "chosen" / "manifest.json").read_text())
+    evidence = manifest["fit"]["evidence"]
+    assert evidence["metric"] == "cosine" and manifest["task"] != "classification"
+    # retention is the held-out mean cosine to the teacher's embeddings: in PyTorch, then again for the artifact
+    assert 0.5 <= evidence["artifact"]["retention"] <= 1 and abs(evidence["artifact"]["retention"]
+                                                                  - chosen["retention"]) < 0.05
