@@ -18,6 +18,7 @@ import numpy as np
 
 from edgebert.bundle import Bundle
 from edgebert.errors import UsageError
+from edgebert.formats import get_format
 
 DEFAULT_THRESHOLD = 0.99
 
@@ -47,28 +48,6 @@ def _feed(bundle: Bundle, text: str) -> dict[str, np.ndarray]:
     return {k: np.array([v], dtype=np.int64) for k, v in feed.items()}
 
 
-def _graph_layers(bundle: Bundle, feed: dict[str, np.ndarray], text: str) -> list[tuple[str, np.ndarray]] | None:
-    """Every LayerNorm output of the bundle's file, or None where the runtime keeps none readable."""
-    from edgebert import layers
-
-    fmt, path = bundle.format, str(bundle.model_file)
-    if fmt in ("onnx", "onnx-opt", "onnx-int8", "onnx-int8-static", "onnx-fp16"):
-        return layers.onnx_layernorms(path, feed)
-    if fmt == "onnx-text":
-        from onnxruntime_extensions import get_library_path
-
-        return layers.onnx_layernorms(path, {"text": np.array([text], dtype=object)}, get_library_path())
-    if fmt.startswith("openvino") and not (bundle.manifest.get("shapes") or {}).get("static"):
-        return layers.openvino_layernorms(path, feed)
-    if fmt.startswith("tflite"):
-        files = (bundle.manifest.get("shapes") or {}).get("files") or {}
-        length = min((int(n) for n in files if int(n) >= feed["input_ids"].shape[1]), default=None)
-        target = bundle.path / files[str(length)] if length else bundle.model_file
-        taps = layers.tflite_layernorms(str(target), feed)
-        return [(name, out[:, : feed["input_ids"].shape[1]]) for name, out in taps]
-    return None
-
-
 def diff(path: Path, texts: list[str] | None = None, threshold: float = DEFAULT_THRESHOLD) -> list[LayerDrift]:
     """Run each text (default: the bundle's golden texts) through the bundle and its PyTorch reference."""
     from edgebert import layers
@@ -88,7 +67,7 @@ def diff(path: Path, texts: list[str] | None = None, threshold: float = DEFAULT_
     for text in texts:
         feed = _feed(bundle, text)
         drift = LayerDrift(text, output_cosine=_output_cosine(model, predictor, feed, text))
-        graph = _graph_layers(bundle, feed, text)
+        graph = get_format(bundle.format).layer_taps(bundle, feed, text)
         if graph is not None:
             ref = layers.torch_layernorms(model.module, feed, model.input_names)
             drift.rows = layers.drift(ref, graph, feed["attention_mask"][0], threshold)

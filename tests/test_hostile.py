@@ -184,3 +184,28 @@ def test_diff_names_the_layer_a_broken_weight_is_in(tiny_bert, tmp_path, capsys)
     (broken,) = json.loads(res.out)
     assert res.code == 3 and broken["first_below"] == 4 == broken["largest_drop"]
     assert [r["min_token_cos"] > 0.99999 for r in broken["rows"]] == [True, True, True, True, False]
+
+
+# LiteRT decomposes LayerNorm; the tap is the end of that chain, which the converter may reorder around gamma/beta:
+# on tiny-bert the earlier taps read 0.99985-0.99995 while the last one and the answer are 1.0 (a tap, not a drift)
+TAP_FLOOR = {"onnx-text": 0.9999, "openvino": 0.9999, "tflite": 0.999}
+
+
+@pytest.mark.parametrize("fmt, taps", [("onnx-text", True), ("openvino", True), ("tflite", True),
+                                       ("onnx-mobile", False)])
+def test_diff_reads_layers_where_the_format_declares_them(tiny_bert, tmp_path, capsys, fmt, taps):
+    """Each family that declares `layer_taps` gives every LayerNorm (fp32: ~equal to PyTorch's); an .ort file keeps
+    none readable, so diff compares the answer only."""
+    from edgebert.formats import get_format
+
+    assert get_format(fmt).caps.layer_taps is taps
+    out = tmp_path / fmt
+    export(str(tiny_bert), fmt, out)
+    res = run_cli(capsys, "diff", out, "--json", "--text", "the cat sat on the mat")
+    (found,) = json.loads(res.out)
+    assert res.code == 0 and found["output_cosine"] > 0.9999
+    if taps:
+        assert len(found["rows"]) == 5 and min(r["min_token_cos"] for r in found["rows"]) > TAP_FLOOR[fmt]
+        assert found["rows"][-1]["min_token_cos"] > 0.9999
+    else:
+        assert not found.get("rows")

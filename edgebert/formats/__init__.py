@@ -7,7 +7,7 @@ so listing formats (or loading one on a device) never pulls in torch.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -49,6 +49,11 @@ class FormatSpec:
         """Layer groups that may stay fp32 when the INT8 gate fails, in the order --fp32-layers auto tries them."""
         return self.family.fp32_groups(model, self.variant) if self.caps.fp32_fallback else []
 
+    def layer_taps(self, bundle: Any, feed: dict[str, Any], text: str) -> list[tuple[str, Any]] | None:
+        """Every LayerNorm output of the bundle's file for one text (`edgebert diff`), or None where the runtime
+        keeps none readable."""
+        return self.family.layer_taps(bundle, feed, text) if self.caps.layer_taps else None
+
     def reference_model(self, model: Any, opts: ExportOptions, session: ExportSession) -> Any:
         """What the artifact computes, in PyTorch: the model itself, or the model wrapped as the graph wraps it."""
         return self.family.reference_model(model, opts, session) if self.caps.wraps_outputs else model
@@ -57,16 +62,18 @@ class FormatSpec:
 _INT8 = Capabilities(batch_invariant=False, op_profiler=True,  # dynamic INT8: activation scales span the batch
                      fp32_fallback=True)
 _ORT = Capabilities(op_profiler=True)
-_OPENVINO = dict(caps=Capabilities(static_shapes="optional", op_profiler=True), export_extra="openvino",
+_ORT_TAPS = replace(_ORT, layer_taps=True)  # an .onnx file (not .ort): its LayerNorm outputs can be made graph outputs
+_OPENVINO = dict(caps=Capabilities(static_shapes="optional", op_profiler=True, layer_taps=True),
+                 export_extra="openvino",
                  runtime_extra="runtime-openvino", runtime="openvino", runtime_modules=("openvino",),
                  export_modules=("torch", "transformers", "onnx", "openvino"),
                  app_sdk="OpenVINO Runtime (C/C++, Python; Linux, Windows, macOS, ARM64)")
-_TFLITE = dict(caps=Capabilities(static_shapes="always", batch_one=True), export_extra="tflite",
+_TFLITE = dict(caps=Capabilities(static_shapes="always", batch_one=True, layer_taps=True), export_extra="tflite",
                runtime="ai-edge-litert", runtime_modules=("ai_edge_litert",),
                export_modules=("torch", "transformers", "litert_torch", "ai_edge_quantizer", "ai_edge_litert"),
                app_sdk="LiteRT / TensorFlow Lite Interpreter (Android, iOS, C++), tensors in and out")
 _MEDIAPIPE = {**_TFLITE, "export_extra": "mediapipe", "export_modules": _TFLITE["export_modules"] + ("mediapipe",),
-              "caps": Capabilities(wraps_outputs=True, static_shapes="always", batch_one=True),
+              "caps": Capabilities(wraps_outputs=True, static_shapes="always", batch_one=True, layer_taps=True),
               "app_sdk": "MediaPipe Tasks Text: TextClassifier / TextEmbedder load the file by path (Android "
                          "com.google.mediapipe:tasks-text, iOS MediaPipeTasksText, Python mediapipe)"}
 _EXECUTORCH = dict(caps=Capabilities(batch_one=True), export_extra="executorch", runtime_extra="executorch",
@@ -76,17 +83,17 @@ _EXECUTORCH = dict(caps=Capabilities(batch_one=True), export_extra="executorch",
                            "package)")
 
 _SPECS = (
-    FormatSpec("onnx", onnx, "fp32", "ONNX fp32, dynamic batch/sequence", caps=_ORT),
+    FormatSpec("onnx", onnx, "fp32", "ONNX fp32, dynamic batch/sequence", caps=_ORT_TAPS),
     FormatSpec("onnx-opt", onnx, "opt", "ONNX fp32 + ONNX Runtime transformer fusions (counts in the manifest)",
-               caps=_ORT),
+               caps=_ORT_TAPS),
     FormatSpec("onnx-int8", onnx, "int8", "dynamic INT8 (int8 weights, run-time activation quantisation), per-CPU "
-               "preset", lossy=True, caps=_INT8),
+               "preset", lossy=True, caps=replace(_INT8, layer_taps=True)),
     FormatSpec("onnx-int8-static", onnx, "int8-static", "static QDQ INT8 calibrated on text (--calibration-text)",
-               lossy=True, caps=_ORT, in_suite=False),
-    FormatSpec("onnx-fp16", onnx, "fp16", "fp16 weights/compute, fp32 I/O, for GPUs", lossy=True, caps=_ORT),
+               lossy=True, caps=_ORT_TAPS, in_suite=False),
+    FormatSpec("onnx-fp16", onnx, "fp16", "fp16 weights/compute, fp32 I/O, for GPUs", lossy=True, caps=_ORT_TAPS),
     FormatSpec("onnx-text", onnx_text, "fp32",
                "text in, answer out: the tokenizer inside the graph (onnxruntime-extensions BertTokenizer op)",
-               caps=Capabilities(takes_text=True, wraps_outputs=True, batch_one=True),
+               caps=Capabilities(takes_text=True, wraps_outputs=True, batch_one=True, layer_taps=True),
                export_modules=("torch", "transformers", "onnx", "onnxruntime", "onnxruntime_extensions"),
                runtime_modules=("onnxruntime", "onnxruntime_extensions"),
                app_sdk=f"{ORT_APPS} + onnxruntime-extensions (Android/iOS packages): raw strings in"),

@@ -71,6 +71,7 @@ class Capabilities:
     batch_invariant: bool = True  # False: a text's output may depend on its batchmates (dynamic INT8); measured
     op_profiler: bool = False  # the runtime's Python API gives per-operator times (bench --profile)
     fp32_fallback: bool = False  # INT8 whose layers can stay fp32 one group at a time (--fp32-layers)
+    layer_taps: bool = False  # every LayerNorm output can be read from the file (`edgebert diff`): family.layer_taps
 
 
 @dataclass

@@ -180,3 +180,12 @@ class TextRunner(OrtRunner):
 
 def load(bundle: Any, device: str = "cpu", threads: int | None = None) -> TextRunner:
     return TextRunner(bundle.model_file, device, threads)
+
+
+def layer_taps(bundle: Any, feed: dict[str, np.ndarray], text: str) -> list[tuple[str, np.ndarray]]:
+    """Every LayerNorm output of the text-in graph, fed the raw string (its own tokenizer runs first)."""
+    from onnxruntime_extensions import get_library_path
+
+    from edgebert.layers import onnx_layernorms
+
+    return onnx_layernorms(str(bundle.model_file), {"text": np.array([text], dtype=object)}, get_library_path())

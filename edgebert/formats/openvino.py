@@ -210,3 +210,12 @@ class OVRunner(Runner):
 
 def load(bundle: Any, device: str = "cpu", threads: int | None = None) -> OVRunner:
     return OVRunner.from_bundle(bundle, device, threads)
+
+
+def layer_taps(bundle: Any, feed: dict[str, np.ndarray], text: str) -> list[tuple[str, np.ndarray]] | None:
+    """Every LayerNorm output of the IR; None for a static-shape IR (compiled at its length, not the text's)."""
+    from edgebert.layers import openvino_layernorms
+
+    if (bundle.manifest.get("shapes") or {}).get("static"):
+        return None
+    return openvino_layernorms(str(bundle.model_file), feed)

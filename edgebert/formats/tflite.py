@@ -179,3 +179,13 @@ class TFLiteRunner(Runner):
 
 def load(bundle: Any, device: str = "cpu", threads: int | None = None) -> TFLiteRunner:
     return TFLiteRunner(bundle, device, threads)
+
+
+def layer_taps(bundle: Any, feed: dict[str, np.ndarray], text: str) -> list[tuple[str, np.ndarray]]:
+    """Every LayerNorm output of the file whose static length holds the text, cut back to the text's tokens."""
+    from edgebert.layers import tflite_layernorms
+
+    files = (bundle.manifest.get("shapes") or {}).get("files") or {}
+    length = min((int(n) for n in files if int(n) >= feed["input_ids"].shape[1]), default=None)
+    target = bundle.path / files[str(length)] if length else bundle.model_file
+    return [(name, out[:, : feed["input_ids"].shape[1]]) for name, out in tflite_layernorms(str(target), feed)]

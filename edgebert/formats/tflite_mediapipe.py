@@ -206,3 +206,10 @@ def export(model: LoadedModel, work: Path, opts: ExportOptions, session: ExportS
 
 def load(bundle: Any, device: str = "cpu", threads: int | None = None) -> TFLiteRunner:
     return TFLiteRunner(bundle, device, threads)
+
+
+def layer_taps(bundle: Any, feed: dict[str, Any], text: str) -> list[tuple[str, Any]]:
+    """As a plain TFLite file: the metadata and the softmax/pooling after the encoder change no LayerNorm."""
+    from edgebert.formats.tflite import layer_taps as tflite_taps
+
+    return tflite_taps(bundle, feed, text)

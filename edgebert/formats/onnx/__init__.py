@@ -70,3 +70,10 @@ def fp32_groups(model: LoadedModel, variant: str) -> list[str]:
 
 def load(bundle: Any, device: str = "cpu", threads: int | None = None) -> OrtRunner:
     return OrtRunner(bundle.model_file, device, threads)
+
+
+def layer_taps(bundle: Any, feed: dict[str, Any], text: str) -> list[tuple[str, Any]]:
+    """Every LayerNorm output of the .onnx file for one tokenized text (`edgebert diff`)."""
+    from edgebert.layers import onnx_layernorms
+
+    return onnx_layernorms(str(bundle.model_file), feed)
