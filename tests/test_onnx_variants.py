@@ -113,8 +113,10 @@ def test_gate_trips_on_broken_artifact_and_leaves_nothing(minilm, tmp_path, monk
         return info
 
     monkeypatch.setattr(family, "export", broken_export)
+    # fp32_layers none: the gate alone (the fp32-layer search on a gate miss has its own tests in test_hostile.py;
+    # here it would re-export MiniLM for every layer group, ~2 minutes, to fail the same way)
     with pytest.raises(ParityError, match="Parity gate failed: mean cosine") as exc:
-        export(str(minilm), "onnx-int8", tmp_path / "broken")
+        export(str(minilm), "onnx-int8", tmp_path / "broken", opts=ExportOptions(fp32_layers="none"))
     assert exc.value.exit_code == 3 and list(tmp_path.iterdir()) == []
 
 
