@@ -116,6 +116,17 @@ def test_metrics_and_one_log_line_per_request(bundles, capsys):
     assert [(r["route"], r["status"], r["texts"], r["cause"]) for r in logged] == [
         ("/predict", 200, 3, None), ("/v1/embeddings", 200, 1, None), ("/predict", 400, 0, "bad_json")]
     assert logged[0]["tokens"] == int(samples['edgebert_tokens_total{bundle="enc-onnx"}']) - logged[1]["tokens"]
+    # what a Prometheus server reads: its own client library's parser takes the exposition, families and types intact
+    from prometheus_client.parser import text_string_to_metric_families
+
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    duration = families["edgebert_request_duration_seconds"]
+    assert duration.type == "histogram"
+    buckets = [s for s in duration.samples if s.name.endswith("_bucket")
+               and (s.labels.get("route"), s.labels.get("code")) == ("/predict", "2xx")]
+    assert buckets[-1].labels["le"] == "+Inf" and buckets[-1].value == 1
+    assert [b.value for b in buckets] == sorted(b.value for b in buckets)  # cumulative
+    assert families["edgebert_requests"].type == "counter" and families["edgebert_queue_depth"].type == "gauge"
 
 
 BAD = [
