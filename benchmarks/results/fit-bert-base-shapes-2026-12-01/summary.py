@@ -32,16 +32,17 @@ def main(rows_path: str, *cand_dirs: str) -> None:
                       "gflop": gflop(len(s["layer_map"]), s["hidden"], s["ffn"], 1, 128, attention=attention),
                       "mb": rs[0]["file_mb"], "p50": statistics.median(r["p50_ms"] for r in rs), "n": len(rs)})
     table.sort(key=lambda t: t["p50"])
-    front, best = set(), None
-    for t in sorted(table, key=lambda t: (t["gflop"], t["p50"])):  # nothing both fewer FLOPs and faster
-        if best is None or t["p50"] < best:
-            front.add(t["label"] + t["format"])
-            best = t["p50"]
+    def dominated(t: dict) -> bool:  # another is no slower, no more FLOPs, no more parameters, and better in one
+        keys = ("p50", "gflop", "params_m")
+        return any(all(o[k] <= t[k] for k in keys) and any(o[k] < t[k] for k in keys) for o in table if o is not t)
+
+    front = {t["label"] + t["format"] for t in table if not dominated(t)}
     cpu = next(r for r in ok if r["format"] == "pytorch")
     print(f"# BERT-base-shaped students: pruned + fewer layers + INT8 vs PyTorch BERT-base (random weights, b1 s128)\n")
     print(f"Machine: {cpu['cpu']}, features {', '.join(cpu['cpu_features'])}, {cpu['threads']} threads. PyTorch "
           f"BERT-base p50 {base:.1f} ms (median of {sum(r['format'] == 'pytorch' for r in ok)} rows), 22.35 GFLOP.\n")
-    print("| student (layers, heads kept/12, FFN kept/3072) | format | params M | GFLOP s128 | MB | p50 ms | x BERT-base | Pareto |")
+    print("| student (layers, heads kept/12, FFN kept/3072) | format | params M | GFLOP s128 | MB | p50 ms | x BERT-base "
+          "| Pareto (p50, GFLOP, params) |")
     print("|---|---|---|---|---|---|---|---|")
     for t in table:
         mark = "yes" if t["label"] + t["format"] in front else ""
