@@ -95,10 +95,24 @@ def export_model(model: LoadedModel, fmt_name: str, out: Path, opts: ExportOptio
                  session: ExportSession | None = None) -> dict[str, Any]:
     """Export an already-loaded model; returns the manifest. Raises ParityError (nothing left) on a gate miss."""
     fmt, opts, session = get_format(fmt_name), opts or ExportOptions(), session or ExportSession()
+    opts = _with_buckets(fmt, model, opts)
     model = fmt.reference_model(model, opts, session)  # what the artifact computes, in PyTorch
     gate = opts.gate(fmt.lossy, random_weights=model.source.kind == "random")
     with staged_dir(out, force) as work:
         return _with_fp32_fallback(fmt, model, work, opts, session, gate, texts)
+
+
+def _with_buckets(fmt: FormatSpec, model: LoadedModel, opts: ExportOptions) -> ExportOptions:
+    """Static-shape exports get their lengths now, before anything is written: the given list checked against the
+    model, a ladder (or MediaPipe's one length) from the user's texts, or the default ladder."""
+    static = fmt.caps.static_shapes == "always" or (fmt.caps.static_shapes == "optional" and opts.static_shape)
+    if not static:
+        return opts
+    from edgebert import buckets
+
+    choice = buckets.choose(opts.seq_lens, opts.seq_auto, fmt.caps.one_length, model.max_length, model.tokenizer,
+                            opts.seq_texts)
+    return dataclasses.replace(opts, seq_lens=choice.seq_lens, seq_auto=False, seq_choice=choice)
 
 
 def _with_fp32_fallback(fmt: FormatSpec, model: LoadedModel, work: Path, opts: ExportOptions, session: ExportSession,
@@ -159,6 +173,8 @@ def _export_once(fmt: FormatSpec, model: LoadedModel, work: Path, opts: ExportOp
                  gate: Gate, texts: list[str] | None) -> dict[str, Any]:
     """The artifact, its golden set and manifest in `work`, gated twice (parity batches, then each golden text)."""
     info = fmt.export(model, work, opts, session)
+    if opts.seq_choice is not None:
+        info["shapes"]["buckets"] = opts.seq_choice.to_manifest()
     max_len = _gate_length(model, info)
     reference = _reference(model, texts, max_len, session)
     if model.tokenizer is not None:

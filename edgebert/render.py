@@ -24,8 +24,22 @@ def export_summary(dest: Path, manifest: dict[str, Any]) -> Table:
                             f"min cosine {parity.get('min_cosine', float('nan')):.6f}"
                   + (f", agreement {parity['agreement']:.1%}" if parity.get("agreement") is not None else "")
                   + f"  [gate: {parity.get('gate', '')}: passed]")
+    shapes = manifest.get("shapes") or {}
+    if shapes.get("static"):
+        table.add_row("lengths", _buckets_line(shapes))
     table.add_row("files", ", ".join(sorted(files)))
     return table
+
+
+def _buckets_line(shapes: dict[str, Any]) -> str:
+    """Static lengths, how they were chosen, and what they cost on the user's texts when there were texts."""
+    how = shapes.get("buckets") or {}
+    line = ", ".join(map(str, shapes.get("seq_lens", []))) + (f" ({how['how']})" if how.get("how") else "")
+    used = how.get("on_texts")
+    if used:
+        line += (f"; on your {used['texts']} texts: {used['cut']} cut ({used['cut_share']:.1%}), "
+                 f"{used['padding_share']:.0%} of the tokens run are padding")
+    return line
 
 
 def efficiency_table(table: list[Any], batch: int, seq_len: int) -> Table:

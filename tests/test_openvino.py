@@ -39,7 +39,8 @@ def test_static_shapes_one_ir_per_length_and_padding(ov_bundles):
 
     m, root = ov_bundles[0]["static"], ov_bundles[1]
     assert m["shapes"] == {"static": True, "seq_lens": [32, 128], "batch": "dynamic",
-                           "files": {"32": "model-s32.xml", "128": "model-s128.xml"}}
+                           "files": {"32": "model-s32.xml", "128": "model-s128.xml"},
+                           "buckets": {"how": "given (--seq-len)"}}
     static, dynamic = edgebert.load(root / "static"), edgebert.load(root / "fp32")
     feed = static.encode(["a short text", "a somewhat longer text with more words in it"])
     assert feed["input_ids"].shape[1] < 32  # padded to 32 inside the runner

@@ -8,7 +8,7 @@ from typing import Annotated, List, Optional
 import typer
 
 from edgebert.cli.app import command
-from edgebert.cli.common import AsJson, Bundles, Device, Force, Threads, csv_ints, err, out, positive
+from edgebert.cli.common import AsJson, Bundles, Device, Force, Threads, err, out, positive
 from edgebert.errors import CheckFailed
 from edgebert.formats.base import ExportOptions
 
@@ -41,15 +41,20 @@ def export(
     min_margin: Annotated[float, typer.Option(help="Lossy gate: agreement counts samples whose PyTorch top-1 leads "
                                                    "top-2 by this probability (near-ties are left to the cosine).")
                           ] = D.min_margin,
-    seq_len: Annotated[str, typer.Option("--seq-len", help="Static sequence length(s) for static-shape formats.")
-                       ] = ",".join(map(str, D.seq_lens)),
+    seq_len: Annotated[Optional[str], typer.Option(
+        "--seq-len", help="Static-shape formats: ascending lengths (buckets), e.g. 16,32,64,128; or auto with --texts "
+                          "(buckets at your texts' length quantiles; MediaPipe: the length that keeps 95% whole) "
+                          "[default: 16,32,64,128; MediaPipe 128].", show_default=False)] = None,
+    seq_texts: Annotated[Optional[Path], typer.Option("--texts", help="Your texts (one a line), for --seq-len auto; "
+                                                                      "the summary says what the lengths cost on them.",
+                                                      show_default=False)] = None,
     target: Annotated[Optional[str], typer.Option(help="CPU for quantisation presets: avx2|avx512|avx512-vnni|arm64.",
                                                   show_default=False)] = None,
     calibration_text: Annotated[Optional[Path], typer.Option(help="Text file (one sentence a line) for "
                                                                   "gates/calibration.")] = None,
     allow_flex: Annotated[bool, typer.Option(help="TFLite: allow Flex/Select-TF ops (+100 MB in apps).")] = False,
-    static_shape: Annotated[bool, typer.Option(help="OpenVINO: fix the sequence length to --seq-len (one IR each).")
-                            ] = False,
+    static_shape: Annotated[bool, typer.Option(help="OpenVINO / ONNX: static shapes, one file (IR) per --seq-len "
+                                                    "bucket (what NPU compilers take).")] = False,
     pooling: Annotated[Optional[str], typer.Option(help="Encoders: cls | mean | max instead of the model's own "
                                                        "sentence-transformers pooling [default: the model's, else "
                                                        "mean].", show_default=False)] = None,
@@ -64,9 +69,13 @@ def export(
     from edgebert.inputs import read_text_file
     from edgebert.render import export_summary
 
+    from edgebert.buckets import parse
+
+    lengths, auto = parse(seq_len)
     texts = read_text_file(calibration_text) if calibration_text else None
     opts = ExportOptions(opset=opset, atol=atol, min_agreement=min_agreement, min_cosine=min_cosine,
-                         min_margin=min_margin, seq_lens=csv_ints(seq_len, "--seq-len"), calibration_texts=texts,
+                         min_margin=min_margin, seq_lens=lengths, seq_auto=auto, calibration_texts=texts,
+                         seq_texts=read_text_file(seq_texts) if seq_texts else None,
                          target=target, allow_flex=allow_flex, static_shape=static_shape,
                          fp32_layers=fp32_layers, min_sample_cosine=min_sample_cosine, max_fp32_growth=max_fp32_growth)
     dest = out_dir or Path("exported") / f"{Path(model.rstrip('/')).name}-{fmt}"

@@ -73,7 +73,8 @@ _TFLITE = dict(caps=Capabilities(static_shapes="always", batch_one=True, layer_t
                export_modules=("torch", "transformers", "litert_torch", "ai_edge_quantizer", "ai_edge_litert"),
                app_sdk="LiteRT / TensorFlow Lite Interpreter (Android, iOS, C++), tensors in and out")
 _MEDIAPIPE = {**_TFLITE, "export_extra": "mediapipe", "export_modules": _TFLITE["export_modules"] + ("mediapipe",),
-              "caps": Capabilities(wraps_outputs=True, static_shapes="always", batch_one=True, layer_taps=True),
+              "caps": Capabilities(wraps_outputs=True, static_shapes="always", batch_one=True, layer_taps=True,
+                                   one_length=True),
               "app_sdk": "MediaPipe Tasks Text: TextClassifier / TextEmbedder load the file by path (Android "
                          "com.google.mediapipe:tasks-text, iOS MediaPipeTasksText, Python mediapipe)"}
 _EXECUTORCH = dict(caps=Capabilities(batch_one=True), export_extra="executorch", runtime_extra="executorch",

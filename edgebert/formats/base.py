@@ -20,11 +20,16 @@ class ExportOptions:
     atol: float = 1e-4
     min_agreement: float = 0.99
     min_cosine: float = 0.99
-    seq_lens: list[int] = field(default_factory=lambda: [128])
+    # Static-shape artifacts: the lengths (buckets) they hold. None: the format's default (buckets.choose);
+    # seq_auto: derived from seq_texts (the user's texts) at export, when the tokenizer is known.
+    seq_lens: list[int] | None = None
+    seq_auto: bool = False
+    seq_texts: list[str] | None = None
+    seq_choice: Any = field(default=None, compare=False)  # buckets.Choice, set by export: the manifest says how
     calibration_texts: list[str] | None = None
     target: str | None = None  # CPU ISA for quantisation presets (avx2, avx512, avx512-vnni, arm64)
     allow_flex: bool = False
-    static_shape: bool = False  # OpenVINO: fix the sequence length(s) to seq_lens (static shapes run faster)
+    static_shape: bool = False  # formats with optional static shapes: one fixed-shape file (or IR) per bucket
     min_margin: float = 0.1  # lossy gate: argmax agreement counts samples whose top-1 leads by this probability
     min_sample_cosine: float = 0.98  # lossy gate, embeddings: every sample (hostile texts included), not just the mean
     # INT8: which layer groups stay fp32. "auto": none; when the gate fails, each group alone (ranking the groups by
@@ -43,8 +48,13 @@ class ExportOptions:
                 raise UsageError(f"--{name.replace('_', '-')} must be in (0, 1] (got {getattr(self, name):g})")
         if not 0 <= self.min_margin < 1:
             raise UsageError(f"--min-margin must be in [0, 1) (got {self.min_margin:g})")
-        if not self.seq_lens or any(n <= 0 for n in self.seq_lens):
-            raise UsageError("--seq-len takes positive whole numbers")
+        if self.seq_lens is not None:
+            from edgebert.buckets import check
+
+            check(self.seq_lens)
+        if self.seq_auto and (self.seq_lens or not self.seq_texts):
+            raise UsageError("--seq-len auto chooses lengths from your texts: pass --texts FILE (one text a line) "
+                             "and no list of lengths")
         if not self.max_fp32_growth >= 1:
             raise UsageError(f"--max-fp32-growth must be at least 1 (got {self.max_fp32_growth:g})")
         if self.fp32_layers not in ("auto", "none") and not all(
@@ -72,6 +82,7 @@ class Capabilities:
     op_profiler: bool = False  # the runtime's Python API gives per-operator times (bench --profile)
     fp32_fallback: bool = False  # INT8 whose layers can stay fp32 one group at a time (--fp32-layers)
     layer_taps: bool = False  # every LayerNorm output can be read from the file (`edgebert diff`): family.layer_taps
+    one_length: bool = False  # static, and an app's SDK takes one fixed length per file (MediaPipe Tasks)
 
 
 @dataclass

@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from edgebert.errors import ExportError, MissingRuntime, UsageError, first_line
+from edgebert.errors import ExportError, MissingRuntime, first_line
 from edgebert.formats.base import ExportOptions, ExportSession
 from edgebert.formats.tflite import TFLiteRunner, convert, operators, quantize, versions
 from edgebert.models import LoadedModel
@@ -67,8 +67,6 @@ def _wrapper(inner: Any, task: str, has_segments: bool, head: Head | None) -> An
 def reference_model(model: LoadedModel, opts: ExportOptions, session: ExportSession) -> LoadedModel:
     """What the .tflite computes: the model with three inputs and its post-processing inside (one wrapped model per
     source model and session: fp32 and int8 share its conversion and its PyTorch reference)."""
-    if len(set(opts.seq_lens)) != 1:
-        raise UsageError("MediaPipe text models have one fixed length: pass a single --seq-len (e.g. 128)")
     kind = "probabilities" if model.task == "classification" else "embedding"
     return session.once((id(model.module), "mediapipe-reference"), lambda: dataclasses.replace(
         model, module=_wrapper(model.module, model.task, "token_type_ids" in model.input_names, model.head),
