@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1] / "edgebert"
 # Floors from the ground up: a module may import its own floor or lower ones, never a higher one.
 FLOORS = [
     ("ground", ["errors", "quiet", "device_info", "arch", "_compat"]),
-    ("numbers", ["parity", "opprofile", "runner", "bundle", "inputs", "pooling", "hostile"]),
+    ("numbers", ["parity", "opprofile", "runner", "bundle", "inputs", "pooling", "hostile", "buckets"]),
     ("models", ["models", "tokenizer", "golden", "runtimes", "layers", "prune"]),
     ("formats", ["formats"]),
     ("device", ["runtime", "verify", "__init__"]),

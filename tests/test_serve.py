@@ -103,7 +103,7 @@ def test_metrics_and_one_log_line_per_request(bundles, capsys):
         assert c.post("/v1/embeddings", {"input": "hello there"}).status == 200
         assert c.post("/predict", b"{nope").status == 400
         text = c.get("/metrics").body.decode()
-        logged = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]  # flushed
     samples = dict(line.rsplit(" ", 1) for line in text.splitlines() if not line.startswith("#"))
     assert samples['edgebert_request_duration_seconds_count{route="/predict",bundle="enc-onnx",code="2xx"}'] == "1"
     assert samples['edgebert_requests_total{route="/predict",status="400"}'] == "1"

@@ -27,7 +27,8 @@ def tfl(tiny_encoder, tmp_path_factory):
 def test_manifest_lists_files_ops_and_int32_inputs(tfl):
     m = tfl[0]["tflite"]
     assert m["shapes"] == {"static": True, "seq_lens": [16, 64], "batch": 1,
-                           "files": {"16": "model-s16.tflite", "64": "model-s64.tflite"}}
+                           "files": {"16": "model-s16.tflite", "64": "model-s64.tflite"},
+                           "buckets": {"how": "given (--seq-len)"}}
     assert m["model_files"] == ["model-s16.tflite", "model-s64.tflite"]
     assert {i["dtype"] for i in m["inputs"]} == {"int32"}
     assert m["flex_ops"] == [] and {"FULLY_CONNECTED", "SOFTMAX", "EMBEDDING_LOOKUP"} <= set(m["operators"])

@@ -9,6 +9,7 @@ import typer
 
 from edgebert.cli.app import command
 from edgebert.cli.common import AsJson, Bundles, Device, Force, Threads, err, out, positive
+from edgebert.buckets import parse as parse_buckets
 from edgebert.errors import CheckFailed
 from edgebert.formats.base import ExportOptions
 
@@ -69,10 +70,7 @@ def export(
     from edgebert.inputs import read_text_file
     from edgebert.render import export_summary
 
-    from edgebert.buckets import parse
-
-    lengths, auto = parse(seq_len)
-    texts = read_text_file(calibration_text) if calibration_text else None
+    (lengths, auto), texts = parse_buckets(seq_len), read_text_file(calibration_text) if calibration_text else None
     opts = ExportOptions(opset=opset, atol=atol, min_agreement=min_agreement, min_cosine=min_cosine,
                          min_margin=min_margin, seq_lens=lengths, seq_auto=auto, calibration_texts=texts,
                          seq_texts=read_text_file(seq_texts) if seq_texts else None,

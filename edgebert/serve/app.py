@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -46,14 +47,34 @@ class Served:
 
 
 class RequestLog:
-    """One JSON object a line on a stream (stdout), flushed: a log shipper sees each request as it happens."""
+    """One JSON object a line on a stream (stdout). Lines are written together at most FLUSH_S after the first of
+    them (and at shutdown): writing and flushing each line cost the event loop 0.16-0.18 ms a request (issue 24's
+    breakdown), a quarter of what the server added to the model; a log shipper still sees each line within 50 ms."""
+
+    FLUSH_S = 0.05
 
     def __init__(self, stream: Any = None, enabled: bool = True) -> None:
         self.stream, self.enabled = stream or sys.stdout, enabled
+        self.lines: list[bytes] = []
+        self.lock = threading.Lock()  # the loop appends; shutdown flushes from the serving thread
 
     def __call__(self, record: dict[str, Any]) -> None:
-        if self.enabled:
-            self.stream.write(dumps(record).decode() + "\n")
+        if not self.enabled:
+            return
+        with self.lock:
+            self.lines.append(dumps(record))
+            first = len(self.lines) == 1
+        if first:
+            try:
+                asyncio.get_running_loop().call_later(self.FLUSH_S, self.flush)
+            except RuntimeError:  # no event loop (a caller outside the server): write now
+                self.flush()
+
+    def flush(self) -> None:
+        with self.lock:
+            lines, self.lines = self.lines, []
+        if lines:
+            self.stream.write(b"\n".join(lines).decode() + "\n")
             self.stream.flush()
 
 

@@ -110,7 +110,7 @@ class Running:
             raise UsageError("Give one or more BUNDLEs to serve")
         metrics = Metrics()
         log = RequestLog(enabled=cfg.log_requests)
-        self.app = App(cfg.limits, metrics, log)
+        self.app, self.log = App(cfg.limits, metrics, log), log
         self.server = _server(self.app, cfg)
         self.sock = listen(cfg.host, cfg.port)
         host, port = self.sock.getsockname()[:2]
@@ -122,7 +122,10 @@ class Running:
     def run(self) -> None:
         """Serve until stopped; a bundle that failed to load or failed its golden check is raised here."""
         self.loader.start()
-        self.server.run(sockets=[self.sock])
+        try:
+            self.server.run(sockets=[self.sock])
+        finally:
+            self.log.flush()  # the lines of the last (drained) requests
         self.loader.join(5.0)
         if self.failure:
             raise self.failure[0]
