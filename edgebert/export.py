@@ -95,6 +95,12 @@ def export_model(model: LoadedModel, fmt_name: str, out: Path, opts: ExportOptio
                  session: ExportSession | None = None) -> dict[str, Any]:
     """Export an already-loaded model; returns the manifest. Raises ParityError (nothing left) on a gate miss."""
     fmt, opts, session = get_format(fmt_name), opts or ExportOptions(), session or ExportSession()
+    if opts.static_shape and fmt.caps.static_shapes == "no":
+        from edgebert.errors import UsageError
+        from edgebert.formats import FORMATS
+
+        takes = [f.name for f in FORMATS.values() if f.caps.static_shapes == "optional"]
+        raise UsageError(f"--static-shape does not apply to {fmt.name}. Formats that take it: {', '.join(takes)}")
     opts = _with_buckets(fmt, model, opts)
     model = fmt.reference_model(model, opts, session)  # what the artifact computes, in PyTorch
     gate = opts.gate(fmt.lossy, random_weights=model.source.kind == "random")
@@ -190,10 +196,16 @@ def _export_once(fmt: FormatSpec, model: LoadedModel, work: Path, opts: ExportOp
     manifest["parity"] = _parity(fmt, model, runner, reference, texts, max_len, gate)
     manifest["batching"] = _batch_invariance(runner, fmt, reference[2], gate.atol)
     result = golden.check(Bundle(work, manifest), runner)
+    padding = golden.pad_invariance(Bundle(work, manifest), runner)
     del runner
     if not result.passed:
         raise ParityError(f"Golden check failed: {result.reason} (each golden text alone, batch 1); "
                           "no bundle written")
+    if padding is not None:  # static shapes: a larger bucket must give a text the answer its smallest gives
+        manifest["pad_invariance"] = {**padding, "enforced": not fmt.lossy}
+        if not fmt.lossy and not padding["min_cosine"] >= golden.PAD_MIN_COSINE:
+            raise ParityError(f"Padding changes answers: a golden text's cosine at a larger bucket vs its smallest "
+                              f"is {padding['min_cosine']:.6f} < {golden.PAD_MIN_COSINE}; no bundle written")
     manifest["golden"]["at_export"] = {k: v for k, v in result.to_dict().items() if k not in ("status", "reason")}
     return write_manifest(work, {k: v for k, v in manifest.items() if k not in ("files", "manifest_version")})
 

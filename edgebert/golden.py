@@ -46,6 +46,7 @@ class GoldenResult:
     agreement: float | None = None
     gate: str = ""
     reason: str = ""
+    buckets: dict[str, int] | None = None  # static shapes: golden texts run at each bucket (every bucket each fits)
 
     @property
     def passed(self) -> bool:
@@ -147,8 +148,11 @@ def check(bundle: Any, runner: Any) -> GoldenResult:
         if runner.takes_text:  # text-in graphs: the stored ids only shape the comparison
             token_inputs = [n for n in arrays if n not in ("lengths", "reference")]
         feeds, refs = samples(arrays, token_inputs or bundle.input_names)
+        buckets = None
         if runner.takes_text:
             actual = [np.asarray(runner.run_text([text])) for text in meta.get("texts") or []]
+        elif static_lengths(bundle.manifest):
+            feeds, refs, actual, buckets = _every_bucket(feeds, refs, runner, static_lengths(bundle.manifest))
         else:
             actual = [np.asarray(runner.run(feed)) for feed in feeds]
         parity: Parity = compare(feeds, refs, actual, bundle.manifest.get("task", "encoder"), gate.min_margin)
@@ -161,4 +165,57 @@ def check(bundle: Any, runner: Any) -> GoldenResult:
                             reason=f"{type(err).__name__}: {first_line(err)}")
     ok, why = gate.judge(parity)
     return GoldenResult("pass" if ok else "fail", parity.samples, parity.max_abs, parity.mean_cosine,
-                        parity.min_cosine, parity.agreement, parity.gate, why)
+                        parity.min_cosine, parity.agreement, parity.gate, why, buckets)
+
+
+def static_lengths(manifest: dict[str, Any]) -> list[int]:
+    """A static-shape bundle's buckets (its --seq-len), or [] for a dynamic one."""
+    shapes = manifest.get("shapes") or {}
+    return sorted(int(n) for n in shapes.get("seq_lens") or []) if shapes.get("static") else []
+
+
+def bucket_outputs(feed: dict[str, np.ndarray], runner: Any, lengths: list[int]) -> dict[int, np.ndarray]:
+    """One text's output at every bucket it fits (padding it to each), smallest first."""
+    n = feed["attention_mask"].shape[1]
+    return {b: np.asarray(runner.run_bucket(feed, b)) for b in lengths if b >= n}
+
+
+def _every_bucket(feeds: list, refs: list, runner: Any, lengths: list[int]) -> tuple[list, list, list, dict[str, int]]:
+    """Static shapes: each golden text is checked at every bucket it fits, not only its smallest, so a broken larger
+    bucket fails the check; (feeds, references, outputs) per (text, bucket), and the samples per bucket."""
+    out_feeds, out_refs, actual, counts = [], [], [], {str(b): 0 for b in lengths}
+    for feed, ref in zip(feeds, refs):
+        for b, out in bucket_outputs(feed, runner, lengths).items():
+            out_feeds.append(feed)
+            out_refs.append(ref)
+            actual.append(out)
+            counts[str(b)] += 1
+    return out_feeds, out_refs, actual, counts
+
+
+PAD_MIN_COSINE = 0.9999  # fp32: padding a text to a larger bucket must not change its answer
+
+
+def pad_invariance(bundle: Any, runner: Any) -> dict[str, Any] | None:
+    """Does padding a text to a larger bucket change its answer? Each golden text at every bucket it fits vs its
+    smallest bucket: the lowest cosine (of the pooled embedding for token outputs). None for dynamic bundles."""
+    lengths = static_lengths(bundle.manifest)
+    meta = bundle.manifest.get("golden") or {}
+    if len(lengths) < 2 or runner.takes_text or not meta:
+        return None
+    from edgebert.parity import mean_pool
+
+    feeds, _ = samples(load_arrays(bundle.path / meta["file"]), bundle.input_names)
+    low, pairs, seen = 1.0, 0, set()
+    for feed in feeds:
+        outs = bucket_outputs(feed, runner, lengths)
+        seen.update(outs)
+        vecs = [mean_pool(o, feed["attention_mask"]) if o.ndim == 3 else np.asarray(o, np.float64) for o in
+                outs.values()]
+        for vec in vecs[1:]:
+            a, b = vecs[0].ravel(), vec.ravel()
+            low = min(low, float(a @ b / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-12)))
+            pairs += 1
+    return {"min_cosine": low, "pairs": pairs, "buckets_run": sorted(seen), "min_required": PAD_MIN_COSINE,
+            "how": "each golden text at every bucket it fits vs at its smallest bucket (cosine, pooled for token "
+                   "outputs)"}

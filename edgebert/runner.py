@@ -32,6 +32,14 @@ class Runner:
         """Per-operator time from the runtime's own profiler (edgebert.opprofile.summarise), or None."""
         return None
 
+    def run_bucket(self, feed: dict[str, np.ndarray], length: int) -> np.ndarray:
+        """Static shapes: run `feed` at the bucket `length` (>= its width), not the smallest that fits; the golden
+        check and the export's pad-invariance check run each text at every bucket. Runners that pick their bucket
+        by the feed's width get it by padding; token outputs come back at the feed's width."""
+        width = next(iter(feed.values())).shape[1]
+        out = self.run(pad_feed(feed, length))
+        return out[:, :width] if out.ndim == 3 else out
+
 
 def cpu_only(runtime: str, device: str) -> None:
     """Runners whose Python runtime here drives the CPU only (LiteRT, ExecuTorch, OpenVINO's CPU plugin)."""

@@ -63,6 +63,9 @@ _INT8 = Capabilities(batch_invariant=False, op_profiler=True,  # dynamic INT8: a
                      fp32_fallback=True)
 _ORT = Capabilities(op_profiler=True)
 _ORT_TAPS = replace(_ORT, layer_taps=True)  # an .onnx file (not .ort): its LayerNorm outputs can be made graph outputs
+# --static-shape: one batch-1 file per bucket (onnx/static.py). Not the INT8 variants: ORT's shape inference cannot
+# follow QAttention, so their intermediate shapes would stay unknown
+_ORT_STATIC = replace(_ORT_TAPS, static_shapes="optional")
 _OPENVINO = dict(caps=Capabilities(static_shapes="optional", op_profiler=True, layer_taps=True),
                  export_extra="openvino",
                  runtime_extra="runtime-openvino", runtime="openvino", runtime_modules=("openvino",),
@@ -84,14 +87,14 @@ _EXECUTORCH = dict(caps=Capabilities(batch_one=True), export_extra="executorch",
                            "package)")
 
 _SPECS = (
-    FormatSpec("onnx", onnx, "fp32", "ONNX fp32, dynamic batch/sequence", caps=_ORT_TAPS),
+    FormatSpec("onnx", onnx, "fp32", "ONNX fp32, dynamic batch/sequence (or --static-shape)", caps=_ORT_STATIC),
     FormatSpec("onnx-opt", onnx, "opt", "ONNX fp32 + ONNX Runtime transformer fusions (counts in the manifest)",
-               caps=_ORT_TAPS),
+               caps=_ORT_STATIC),
     FormatSpec("onnx-int8", onnx, "int8", "dynamic INT8 (int8 weights, run-time activation quantisation), per-CPU "
                "preset", lossy=True, caps=replace(_INT8, layer_taps=True)),
     FormatSpec("onnx-int8-static", onnx, "int8-static", "static QDQ INT8 calibrated on text (--calibration-text)",
                lossy=True, caps=_ORT_TAPS, in_suite=False),
-    FormatSpec("onnx-fp16", onnx, "fp16", "fp16 weights/compute, fp32 I/O, for GPUs", lossy=True, caps=_ORT_TAPS),
+    FormatSpec("onnx-fp16", onnx, "fp16", "fp16 weights/compute, fp32 I/O, for GPUs", lossy=True, caps=_ORT_STATIC),
     FormatSpec("onnx-text", onnx_text, "fp32",
                "text in, answer out: the tokenizer inside the graph (onnxruntime-extensions BertTokenizer op)",
                caps=Capabilities(takes_text=True, wraps_outputs=True, batch_one=True, layer_taps=True),

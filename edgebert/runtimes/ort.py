@@ -103,3 +103,50 @@ class OrtRunner(Runner):
 
     def run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
         return self.session.run([self.output_name], {k: feed[k] for k in self.input_names})[0]
+
+
+class StaticOrtRunner(Runner):
+    """Static-shape ONNX: one session per bucket, each fixed at batch 1. Every row of a batch runs alone at the
+    smallest bucket its own tokens fit (its attention mask's length), so a short text never pays a long batchmate's
+    bucket; outputs come back in the batch's shape."""
+
+    runtime = "onnxruntime"
+
+    def __init__(self, buckets: dict[int, OrtRunner]) -> None:
+        self._buckets = dict(sorted(buckets.items()))
+        first = next(iter(self._buckets.values()))
+        self.runtime_version, self.device, self.input_names = first.runtime_version, first.device, first.input_names
+
+    def _row(self, feed: dict[str, np.ndarray], i: int, at: int | None = None
+             ) -> tuple[OrtRunner, dict[str, np.ndarray], int]:
+        """Row i cut to its own length and padded to its bucket (or to `at`): (that bucket's session, the feed,
+        its length)."""
+        from edgebert.runner import pad_feed, pick_length
+
+        mask = feed.get("attention_mask")
+        n = int(mask[i].sum()) if mask is not None else next(iter(feed.values())).shape[1]
+        length = pick_length(list(self._buckets), n) if at is None else at
+        if length not in self._buckets or length < n:
+            raise UsageError(f"No static bucket {length} for a text of {n} tokens (buckets: "
+                             f"{', '.join(map(str, self._buckets))})")
+        return self._buckets[length], pad_feed({k: feed[k][i:i + 1, :n] for k in self.input_names}, length), n
+
+    def run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
+        return self.run_bucket(feed, None)
+
+    def run_bucket(self, feed: dict[str, np.ndarray], length: int | None) -> np.ndarray:
+        """Each row at bucket `length`, or (None) at the smallest its own tokens fit."""
+        width = next(iter(feed.values())).shape[1]
+        outs = []
+        for i in range(next(iter(feed.values())).shape[0]):
+            runner, row, n = self._row(feed, i, length)
+            out = runner.run(row)
+            if out.ndim == 3:  # encoders (1, bucket, H): the text's own tokens, zero-padded to the batch's width
+                out = np.pad(out[:, :n], ((0, 0), (0, max(width - n, 0)), (0, 0)))[:, :width]
+            outs.append(out)
+        return np.concatenate(outs)
+
+    def profile(self, feed: dict[str, np.ndarray], runs: int) -> dict[str, Any] | None:
+        """The first row's bucket, profiled as the dynamic runner profiles its file."""
+        runner, row, _ = self._row(feed, 0)
+        return runner.profile(row, runs)

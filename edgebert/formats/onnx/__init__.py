@@ -11,7 +11,8 @@ from typing import Any
 
 from edgebert.formats.base import ExportOptions, ExportSession
 from edgebert.models import LoadedModel
-from edgebert.runtimes.ort import OrtRunner
+from edgebert.runner import Runner
+from edgebert.runtimes.ort import OrtRunner, StaticOrtRunner
 
 MODEL_FILE = "model.onnx"
 EXPORTER = "torch.onnx (TorchScript, eager attention)"
@@ -58,8 +59,22 @@ def write_variant(model: LoadedModel, dst: Path, opts: ExportOptions, session: E
 
 def export(model: LoadedModel, work: Path, opts: ExportOptions, session: ExportSession,
            variant: str) -> dict[str, Any]:
-    info = write_variant(model, work / MODEL_FILE, opts, session, variant)
-    return {"model_file": MODEL_FILE, "opset": opts.opset, "exporter": EXPORTER, **info, "versions": versions()}
+    """model.onnx (dynamic batch and sequence), or with --static-shape one model-s{n}.onnx per --seq-len at batch 1
+    (static.py): the variant is written once, dynamic, then fixed per length."""
+    if not opts.static_shape:
+        info = write_variant(model, work / MODEL_FILE, opts, session, variant)
+        return {"model_file": MODEL_FILE, "opset": opts.opset, "exporter": EXPORTER, **info, "versions": versions()}
+    from edgebert.formats.onnx.static import write_buckets
+
+    lengths = sorted(set(opts.seq_lens))
+    with tempfile.TemporaryDirectory(prefix="edgebert-onnx-") as tmp:
+        info = write_variant(model, Path(tmp) / MODEL_FILE, opts, session, variant)
+        files = write_buckets(Path(tmp) / MODEL_FILE, work, lengths)
+    return {"model_file": files[str(lengths[0])], "model_files": list(files.values()), "opset": opts.opset,
+            "exporter": f"{EXPORTER}; shapes fixed by onnxruntime.tools (make_dim_param_fixed, symbolic shape "
+                        "inference)",
+            "shapes": {"static": True, "seq_lens": lengths, "batch": 1, "files": files}, **info,
+            "versions": versions()}
 
 
 def fp32_groups(model: LoadedModel, variant: str) -> list[str]:
@@ -68,12 +83,19 @@ def fp32_groups(model: LoadedModel, variant: str) -> list[str]:
     return quantize.fp32_groups(model) if variant == "int8" else []
 
 
-def load(bundle: Any, device: str = "cpu", threads: int | None = None) -> OrtRunner:
+def load(bundle: Any, device: str = "cpu", threads: int | None = None) -> Runner:
+    shapes = bundle.manifest.get("shapes") or {}
+    if shapes.get("static"):
+        return StaticOrtRunner({int(n): OrtRunner(bundle.path / name, device, threads)
+                                for n, name in shapes["files"].items()})
     return OrtRunner(bundle.model_file, device, threads)
 
 
-def layer_taps(bundle: Any, feed: dict[str, Any], text: str) -> list[tuple[str, Any]]:
-    """Every LayerNorm output of the .onnx file for one tokenized text (`edgebert diff`)."""
+def layer_taps(bundle: Any, feed: dict[str, Any], text: str) -> list[tuple[str, Any]] | None:
+    """Every LayerNorm output of the .onnx file for one tokenized text (`edgebert diff`); None for static-shape
+    files (they run at their bucket's length, not the text's)."""
     from edgebert.layers import onnx_layernorms
 
+    if (bundle.manifest.get("shapes") or {}).get("static"):
+        return None
     return onnx_layernorms(str(bundle.model_file), feed)
