@@ -58,6 +58,9 @@ class Row:
     tokens_p90: float | None = None
     padded_tokens_p50: float | None = None  # texts rows: tokens the format ran (static shapes pad to a bucket)
     padded_tokens_p90: float | None = None
+    tokens: int | None = None  # texts rows: real tokens over the texts, each text once
+    padding_tokens: int | None = None  # texts rows: tokens run as padding to a bucket over the same texts (dynamic: 0)
+    buckets: dict | None = None  # texts rows, static shapes: how many texts ran at each bucket ({"16": 210, ...})
     profile: dict | None = None  # bench --profile: per-op and per-category ms per run, from the runtime's profiler
     gflop: float | None = None  # FLOPs of one run at (batch, seq_len), from the config (bench --profile)
     gflops_achieved: float | None = None  # gflop / p50

@@ -2,8 +2,9 @@
 real lengths. Each request is timed end to end (tokenize, pad to what the format takes, run, softmax/pooling)
 with the model-only part (the run) timed inside it, so the two sit side by side in one row.
 
-Dynamic-shape formats run at each text's length; static-shape ones (TFLite, static OpenVINO) pay their bucket's
-padding, and the row records both the real and the padded token counts.
+Dynamic-shape formats run at each text's length; static-shape ones (TFLite, static OpenVINO and ONNX) pay their
+bucket's padding, and the row records both the real and the padded token counts, the tokens wasted to padding and
+how many texts ran at each bucket.
 """
 from __future__ import annotations
 
@@ -63,6 +64,7 @@ class Answer:
     model_ns: int
     tokens: int
     padded: int
+    static: bool = False  # padded is the static bucket the text ran at
 
 
 class BundleAnswerer:
@@ -75,6 +77,7 @@ class BundleAnswerer:
         shapes = predictor.bundle.manifest.get("shapes") or {}
         static = shapes.get("seq_lens") if shapes.get("static") else None
         self._padded = (lambda n: pick_length(static, min(n, max(static)))) if static else (lambda n: n)
+        self._static = bool(static)
 
     def __call__(self, text: str) -> Answer:
         from edgebert.runtime import softmax
@@ -97,7 +100,7 @@ class BundleAnswerer:
         _ = softmax(out) if self.p.output_kind == "logits" else self.p.sentence_vectors(out, feed) \
             if self.p.task == "encoder" else out
         end = clock()
-        return Answer(end - start, end_model - mid, tokens, self._padded(tokens))
+        return Answer(end - start, end_model - mid, tokens, self._padded(tokens), self._static)
 
 
 class TorchAnswerer:
@@ -135,9 +138,15 @@ def measure(answer: Callable[[str], Answer], texts: list[str], warmup: int, min_
     while len(results) < len(texts) or time.perf_counter() < deadline:
         results.append(answer(texts[len(results) % len(texts)]))
     model = Latency.from_ns([r.model_ns for r in results])
-    tokens = sorted(float(r.tokens) for r in results[: len(texts)])
-    padded = sorted(float(r.padded) for r in results[: len(texts)])
+    once = results[: len(texts)]  # each text once: what the texts cost, whatever the repeats
+    tokens = sorted(float(r.tokens) for r in once)
+    padded = sorted(float(r.padded) for r in once)
+    buckets = None
+    if once[0].static:  # the bucket each text ran at, smallest bucket first
+        buckets = {str(b): sum(1 for r in once if r.padded == b) for b in sorted({r.padded for r in once})}
     return {**Latency.from_ns([r.e2e_ns for r in results]).to_fields(batch=1), "texts": len(texts),
             "model_p50_ms": round(model.p50_ms, 4), "model_p90_ms": round(model.p90_ms, 4),
             "tokens_p50": percentile(tokens, 50), "tokens_p90": percentile(tokens, 90),
-            "padded_tokens_p50": percentile(padded, 50), "padded_tokens_p90": percentile(padded, 90)}
+            "padded_tokens_p50": percentile(padded, 50), "padded_tokens_p90": percentile(padded, 90),
+            "tokens": sum(r.tokens for r in once), "padding_tokens": sum(r.padded - r.tokens for r in once),
+            "buckets": buckets}
