@@ -161,3 +161,17 @@ def test_text_rows_record_buckets_and_padding(capsys, static_onnx, tiny_onnx, tm
     cells = {ln.split("|")[3].strip(): ln.split("|")[7].strip() for ln in md.splitlines()
              if ln.startswith("| ") and "texts.txt" in ln}
     assert cells == {"onnx": "0%", "onnx (static)": f"{share}% (16: {runs_at.count(16)}, 32: {runs_at.count(32)})"}
+
+
+def test_a_symbolic_dimension_left_fails_the_export(tiny_onnx, tmp_path, monkeypatch):
+    import onnx
+
+    from edgebert.errors import ExportError
+    from edgebert.formats.onnx import static
+
+    found = static.symbolic_dims(onnx.load(str(tiny_onnx / "model.onnx")))  # the dynamic trace: batch, sequence
+    assert "input_ids (batch, sequence)" in found and "logits (batch)" in found
+    monkeypatch.setattr(static, "fix_shapes", lambda model, length: model)  # as if fixing had left them
+    with pytest.raises(ExportError, match="length 16 still has symbolic dimensions: input_ids \\(batch, sequence\\)"):
+        static.write_buckets(tiny_onnx / "model.onnx", tmp_path, [16])
+    assert list(tmp_path.iterdir()) == []
