@@ -175,3 +175,23 @@ def test_a_symbolic_dimension_left_fails_the_export(tiny_onnx, tmp_path, monkeyp
     with pytest.raises(ExportError, match="length 16 still has symbolic dimensions: input_ids \\(batch, sequence\\)"):
         static.write_buckets(tiny_onnx / "model.onnx", tmp_path, [16])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_shape_inference_leaves_no_file_behind(tmp_path, monkeypatch):
+    """ORT's shape inference saves its partial graph into the working directory when it gives up (seen on the INT8
+    graph's QAttention): the export runs it elsewhere."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from edgebert.errors import ExportError
+    from edgebert.formats.onnx import static
+
+    ids = helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "sequence"])
+    out = helper.make_tensor_value_info("out", TensorProto.FLOAT, None)
+    node = helper.make_node("Unknown", ["input_ids"], ["out"], domain="example")  # an op it cannot follow
+    model = helper.make_model(helper.make_graph([node], "g", [ids], [out]),
+                              opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("example", 1)])
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ExportError, match="length 16"):
+        static.fix_shapes(model, 16)
+    assert list(tmp_path.iterdir()) == []

@@ -7,6 +7,8 @@ must infer themselves; so each bucket's file has its inputs fixed to (1, length)
 """
 from __future__ import annotations
 
+import contextlib
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +49,10 @@ def fix_shapes(model: Any, length: int) -> Any:
     make_dim_param_fixed(graph, "sequence", length)
     del graph.value_info[:]  # the trace's own (symbolic) intermediate shapes: inferred again below, concrete
     try:
-        inferred = SymbolicShapeInference.infer_shapes(model, auto_merge=False, guess_output_rank=False)
+        # on failure it saves its partial graph as sym_shape_infer_temp.onnx (+ data) in the working directory:
+        # run it in a throw-away one so a failed export leaves nothing behind
+        with tempfile.TemporaryDirectory(prefix="edgebert-shapes-") as tmp, contextlib.chdir(tmp):
+            inferred = SymbolicShapeInference.infer_shapes(model, auto_merge=False, guess_output_rank=False)
     except Exception as err:  # noqa: BLE001 - the inference raises bare Exceptions on ops it cannot follow
         raise ExportError(f"Shape inference failed on the static graph (length {length}): {first_line(err)}") from err
     if inferred is None:
