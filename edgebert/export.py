@@ -39,17 +39,19 @@ def _io_spec(model: LoadedModel) -> tuple[list[dict[str, Any]], list[dict[str, A
     return inputs, [{"name": model.output_name, "dtype": "float32", "axes": out_axes, "kind": model.output_kind}]
 
 
-def _reference(model: LoadedModel, texts: list[str] | None, max_len: int, session: ExportSession) -> tuple:
-    """Gate batches and golden samples with PyTorch's outputs; computed once per model, texts and length."""
+def _reference(model: LoadedModel, texts: list[str] | None, max_len: int, session: ExportSession,
+               buckets: list[int] | None = None) -> tuple:
+    """Gate batches and golden samples with PyTorch's outputs; computed once per model, texts, length and buckets
+    (static lengths held side by side: each gets a golden sample)."""
     def build() -> tuple:
         feeds = parity_batches(model.tokenizer, model.input_names, model.vocab_size, texts, max_len) + \
             hostile_feeds(model.tokenizer, model.input_names, max_len)
         gold = golden.golden_feeds(model.tokenizer, model.input_names, model.vocab_size, max_len,
-                                   golden.choose_texts(texts))
+                                   golden.choose_texts(texts), buckets)
         return (feeds, torch_reference(model.module, feeds, model.input_names),
                 gold, torch_reference(model.module, gold, model.input_names))
 
-    return session.once((id(model.module), "reference", tuple(texts or ()), max_len), build)
+    return session.once((id(model.module), "reference", tuple(texts or ()), max_len, tuple(buckets or ())), build)
 
 
 def _gate_length(model: LoadedModel, info: dict[str, Any]) -> int:
@@ -182,7 +184,8 @@ def _export_once(fmt: FormatSpec, model: LoadedModel, work: Path, opts: ExportOp
     if opts.seq_choice is not None:
         info["shapes"]["buckets"] = opts.seq_choice.to_manifest()
     max_len = _gate_length(model, info)
-    reference = _reference(model, texts, max_len, session)
+    shapes = info.get("shapes") or {}
+    reference = _reference(model, texts, max_len, session, shapes.get("seq_lens") if shapes.get("static") else None)
     if model.tokenizer is not None:
         model.tokenizer.save_pretrained(str(work))
     if model.head is not None:
@@ -202,10 +205,13 @@ def _export_once(fmt: FormatSpec, model: LoadedModel, work: Path, opts: ExportOp
         raise ParityError(f"Golden check failed: {result.reason} (each golden text alone, batch 1); "
                           "no bundle written")
     if padding is not None:  # static shapes: a larger bucket must give a text the answer its smallest gives
-        manifest["pad_invariance"] = {**padding, "enforced": not fmt.lossy}
-        if not fmt.lossy and not padding["min_cosine"] >= golden.PAD_MIN_COSINE:
+        # fp32: rounding only. Dynamic int8 takes activation scales over the padded tensor, so padding may move a
+        # text as far as the lossy gate lets any text move from PyTorch, no further.
+        floor = gate.min_sample_cosine or gate.min_cosine if fmt.lossy else golden.PAD_MIN_COSINE
+        manifest["pad_invariance"] = {**padding, "min_required": floor}
+        if not padding["min_cosine"] >= floor:
             raise ParityError(f"Padding changes answers: a golden text's cosine at a larger bucket vs its smallest "
-                              f"is {padding['min_cosine']:.6f} < {golden.PAD_MIN_COSINE}; no bundle written")
+                              f"is {padding['min_cosine']:.6f} < {floor}; no bundle written")
     manifest["golden"]["at_export"] = {k: v for k, v in result.to_dict().items() if k not in ("status", "reason")}
     return write_manifest(work, {k: v for k, v in manifest.items() if k not in ("files", "manifest_version")})
 

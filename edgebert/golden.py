@@ -68,14 +68,22 @@ def choose_texts(user_texts: list[str] | None, n: int = 6) -> list[str]:
 
 
 def golden_feeds(tokenizer: Any | None, names: list[str], vocab_size: int, max_len: int,
-                 texts: list[str] | None = None) -> list[dict[str, np.ndarray]]:
-    """One batch-1 feed per golden text at its own length (at most max_len); seeded random ids without a tokenizer."""
+                 texts: list[str] | None = None, buckets: list[int] | None = None) -> list[dict[str, np.ndarray]]:
+    """One batch-1 feed per golden text at its own length (at most max_len); seeded random ids without a tokenizer.
+    With static `buckets` (lengths held side by side), each bucket shorter than every text gets the first text cut
+    at it, so every bucket has a golden sample."""
     from edgebert.inputs import random_ids, tokenize
 
     limit = min(MAX_TOKENS, max_len)
     if tokenizer is None:
-        return [random_ids(1, n, vocab_size, names, seed=n, ragged=False) for n in (8, 16, 24, min(32, limit))]
-    return [tokenize(tokenizer, [text], None, names, max_length=limit) for text in texts or GOLDEN_TEXTS]
+        feeds = [random_ids(1, n, vocab_size, names, seed=n, ragged=False) for n in (8, 16, 24, min(32, limit))]
+    else:
+        feeds = [tokenize(tokenizer, [text], None, names, max_length=limit) for text in texts or GOLDEN_TEXTS]
+    shortest = min(f["attention_mask"].shape[1] for f in feeds)
+    for n in sorted(b for b in buckets or [] if 2 <= b < shortest):
+        feeds.append(random_ids(1, n, vocab_size, names, seed=n, ragged=False) if tokenizer is None else
+                     tokenize(tokenizer, [(texts or GOLDEN_TEXTS)[0]], None, names, max_length=n))
+    return feeds
 
 
 def pack(feeds: list[dict[str, np.ndarray]], outputs: list[np.ndarray]) -> dict[str, np.ndarray]:
@@ -164,6 +172,9 @@ def check(bundle: Any, runner: Any) -> GoldenResult:
         return GoldenResult("error", len(feeds) if "feeds" in locals() else 0,
                             reason=f"{type(err).__name__}: {first_line(err)}")
     ok, why = gate.judge(parity)
+    empty = [n for n, runs in (buckets or {}).items() if not runs]
+    if ok and empty:
+        ok, why = False, f"no golden input fits bucket(s) {', '.join(empty)} (shorter than every golden text)"
     return GoldenResult("pass" if ok else "fail", parity.samples, parity.max_abs, parity.mean_cosine,
                         parity.min_cosine, parity.agreement, parity.gate, why, buckets)
 

@@ -47,7 +47,7 @@ def _run_tflite(bundle: Path, m: dict, feed: dict) -> np.ndarray:
 
     length = min(int(n) for n in m["shapes"]["files"] if int(n) >= feed["input_ids"].shape[1])
     interp = Interpreter(model_path=str(bundle / m["shapes"]["files"][str(length)]))
-    runner = interp.get_signature_runner()
+    runner = interp.get_signature_runner((m["shapes"].get("signatures") or {}).get(str(length)))  # app: sNN
     pad = length - feed["input_ids"].shape[1]
     out = runner(**{n: np.pad(v, ((0, 0), (0, pad))).astype(np.int32) for n, v in feed.items()})
     out = next(iter(out.values()))
