@@ -193,6 +193,33 @@ def test_static_shape_bundle_truncates_and_the_row_says_so(capsys, finetuned, tm
     assert (rows[1]["max_tokens"], rows[1]["truncated_rows"]) == (16, 1)
 
 
+def test_mediapipe_auto_length_cut_is_shown_by_export_and_eval(capsys, finetuned, tmp_path):
+    """Issue 23 pt 4: MediaPipe keeps one length, chosen from the user's texts (the shortest keeping 95% whole);
+    the export says what share that cuts, and eval on labelled data counts the texts cut and scores them cut."""
+    teacher, _ = finetuned
+    short = [("refund please", "billing"), ("parcel late", "shipping"), ("app crashes", "tech"),
+             ("charged twice", "billing"), ("where is my box", "shipping")] * 4  # 20 texts, 4-6 tokens
+    long = " ".join(["my parcel never arrived and nobody answers"] * 6)  # 40+ tokens: the one text cut
+    rows = [{"ticket": t, "category": c} for t, c in short[:19]] + [{"ticket": long, "category": "shipping"}]
+    data = write(tmp_path / "d.csv", rows)
+    texts = tmp_path / "texts.txt"
+    texts.write_text("\n".join(r["ticket"] for r in rows) + "\n")
+    res = run_cli(capsys, "export", teacher, "--format", "tflite-mediapipe", "--seq-len", "auto", "--texts", texts,
+                  "--out", tmp_path / "mp")
+    assert res.code == 0, res.err
+    m = json.loads((tmp_path / "mp" / "manifest.json").read_text())
+    assert m["shapes"]["seq_lens"] == [8]  # 95% of the texts fit 8 tokens ([CLS] + <= 6 + [SEP], rounded up to 8)
+    assert m["shapes"]["buckets"]["on_texts"]["cut"] == 1 and m["shapes"]["buckets"]["on_texts"]["cut_share"] == 0.05
+    assert "on your 20 texts: 1 cut (5.0%)" in res.out, res.out
+    out = tmp_path / "e.jsonl"
+    res = run_cli(capsys, "eval", teacher, tmp_path / "mp", "--data", data, "--text-column", "ticket",
+                  "--label-column", "category", "--out", out)
+    assert res.code == 0, res.err
+    got = [json.loads(line) for line in out.read_text().splitlines()]
+    assert (got[0]["max_tokens"], got[0]["truncated_rows"]) == (512, 0)
+    assert (got[1]["max_tokens"], got[1]["truncated_rows"]) == (8, 1)
+
+
 def test_finetune_resume_equals_an_uninterrupted_run(tiny_encoder, ticket_data, tmp_path):
     from safetensors.torch import load_file
 
