@@ -51,6 +51,30 @@ def test_int8_is_gated_quantised_and_small(variant_bundles, model):
     assert "EmbedLayerNormalization" not in m["optimizer"]["fusions"]  # the quantiser cannot take it
 
 
+def test_vnni_preset_keeps_add_and_layernorm_apart_and_its_session_config_travels(tiny_distilbert, tmp_path):
+    """Issue 23 pt 6: on avx512-vnni the fused SkipLayerNormalization measured slower than Add + LayerNormalization;
+    the int8 graph keeps them apart and the manifest tells every session (edgebert.load's, an app's) not to fuse
+    them again. Presets not measured keep the fusion."""
+    from collections import Counter
+
+    import onnx
+
+    import edgebert
+
+    vnni = export(str(tiny_distilbert), "onnx-int8", tmp_path / "v", opts=ExportOptions(target="avx512-vnni"))
+    avx2 = export(str(tiny_distilbert), "onnx-int8", tmp_path / "a", opts=ExportOptions(target="avx2"))
+    ops = lambda d: Counter(n.op_type for n in onnx.load(str(d / "model.onnx")).graph.node)  # noqa: E731
+    assert vnni["session_config"] == {"optimization.disable_specified_optimizers": "SkipLayerNormFusion"}
+    assert "session_config" not in avx2
+    assert (ops(tmp_path / "v")["SkipLayerNormalization"], ops(tmp_path / "v")["LayerNormalization"]) == (0, 5)
+    assert (ops(tmp_path / "a")["SkipLayerNormalization"], ops(tmp_path / "a")["LayerNormalization"]) == (4, 1)
+    assert vnni["optimizer"]["fusion_ok"] is True  # left out on purpose, not missing
+    session = edgebert.load(tmp_path / "v").runner.session
+    assert session.get_session_options().get_session_config_entry(
+        "optimization.disable_specified_optimizers") == "SkipLayerNormFusion"
+    assert vnni["parity"]["mean_cosine"] >= 0.99
+
+
 def test_fp16_halves_size_and_keeps_fp32_io(variant_bundles):
 
     m, fp32 = variant_bundles[("bert", "onnx-fp16")], variant_bundles[("bert", "onnx")]

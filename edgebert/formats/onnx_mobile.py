@@ -69,6 +69,9 @@ def export(model: LoadedModel, work: Path, opts: ExportOptions, session: ExportS
         if variant == "int8":
             opts = dataclasses.replace(opts, target=opts.target or "arm64")
         info = write_variant(model, src, opts, session, variant)
+        # The .ort is optimised here, once (Fixed style): a session config for the runtime's own fusions would need
+        # the converter's private entry point; the file keeps ORT's default fusions, so its manifest carries none.
+        info.pop("session_config", None)
         target = info.get("quantization", {}).get("target") or opts.target or "arm64"
         mobile = convert(src, work, "amd64" if target in ("avx2", "avx512", "avx512-vnni") else "arm")
     return {**info, "model_file": MODEL_FILE, "opset": opts.opset, "exporter": "torch.onnx -> onnxruntime ORT format",

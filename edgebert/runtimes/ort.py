@@ -17,8 +17,10 @@ PROVIDERS = {
 }
 
 
-def session_options(threads: int | None, custom_ops_library: str | None, profile_prefix: str | None = None) -> Any:
-    """Full graph optimisation, errors-only logging, fixed threads, the extensions' ops when the graph uses them."""
+def session_options(threads: int | None, custom_ops_library: str | None, profile_prefix: str | None = None,
+                    config: dict[str, str] | None = None) -> Any:
+    """Full graph optimisation, errors-only logging, fixed threads, the extensions' ops when the graph uses them,
+    and the session config entries the bundle's manifest carries (`session_config`, chosen by measurement)."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -29,6 +31,8 @@ def session_options(threads: int | None, custom_ops_library: str | None, profile
         opts.inter_op_num_threads = 1
     if custom_ops_library:  # onnxruntime-extensions' ops (the text-in format's tokenizer)
         opts.register_custom_ops_library(custom_ops_library)
+    for key, value in (config or {}).items():
+        opts.add_session_config_entry(key, str(value))
     if profile_prefix:
         opts.enable_profiling = True
         opts.profile_file_prefix = profile_prefix
@@ -41,7 +45,7 @@ class OrtRunner(Runner):
     runtime = "onnxruntime"
 
     def __init__(self, model_path: Path, device: str = "cpu", threads: int | None = None,
-                 custom_ops_library: str | None = None) -> None:
+                 custom_ops_library: str | None = None, config: dict[str, str] | None = None) -> None:
         try:
             import onnxruntime as ort
         except ImportError as err:
@@ -55,7 +59,7 @@ class OrtRunner(Runner):
         if wanted[0] not in available:
             raise UsageError(f"{wanted[0]} is not available in this onnxruntime (available: {', '.join(available)}). "
                              "Fix: pip install onnxruntime-gpu on a CUDA machine, or use --device cpu")
-        opts = session_options(threads, custom_ops_library)
+        opts = session_options(threads, custom_ops_library, config=config)
         providers: list = list(wanted)
         if device == "tensorrt" and os.environ.get("EDGEBERT_TRT_CACHE"):
             # engines are built per input shape (tens of seconds for BERT-base): cache them across processes
@@ -69,6 +73,7 @@ class OrtRunner(Runner):
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_name = self.session.get_outputs()[0].name
         self._model_path, self._threads, self._custom, self._providers = model_path, threads, custom_ops_library, providers
+        self._config = config
 
     def profile(self, feed: dict[str, np.ndarray], runs: int) -> dict[str, Any] | None:
         """Per-op time from ONNX Runtime's own profiler: a profiling session, one warm-up run, then `runs` runs
@@ -83,7 +88,7 @@ class OrtRunner(Runner):
         from edgebert.opprofile import summarise_runs
 
         with tempfile.TemporaryDirectory(prefix="edgebert-prof-") as tmp:
-            opts = session_options(self._threads, self._custom, str(Path(tmp) / "ort"))
+            opts = session_options(self._threads, self._custom, str(Path(tmp) / "ort"), self._config)
             sess = ort.InferenceSession(str(self._model_path), sess_options=opts, providers=self._providers)
             inputs = {k: feed[k] for k in self.input_names}
             for _ in range(runs + 1):

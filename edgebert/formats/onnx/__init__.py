@@ -85,10 +85,11 @@ def fp32_groups(model: LoadedModel, variant: str) -> list[str]:
 
 def load(bundle: Any, device: str = "cpu", threads: int | None = None) -> Runner:
     shapes = bundle.manifest.get("shapes") or {}
+    config = bundle.manifest.get("session_config")  # measured session settings travel with the bundle
     if shapes.get("static"):
-        return StaticOrtRunner({int(n): OrtRunner(bundle.path / name, device, threads)
+        return StaticOrtRunner({int(n): OrtRunner(bundle.path / name, device, threads, config=config)
                                 for n, name in shapes["files"].items()})
-    return OrtRunner(bundle.model_file, device, threads)
+    return OrtRunner(bundle.model_file, device, threads, config=config)
 
 
 def layer_taps(bundle: Any, feed: dict[str, Any], text: str) -> list[tuple[str, Any]] | None:

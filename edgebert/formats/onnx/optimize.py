@@ -33,7 +33,8 @@ def heads_and_hidden(model: LoadedModel) -> tuple[int, int]:
     return int(cfg.num_attention_heads), int(cfg.hidden_size)
 
 
-def optimize(src: Path, dst: Path, model: LoadedModel, *, embed_layer_norm: bool = True) -> dict[str, Any]:
+def optimize(src: Path, dst: Path, model: LoadedModel, *, embed_layer_norm: bool = True,
+             skip_layer_norm: bool = True) -> dict[str, Any]:
     """Fuse `src` into `dst`; return fusion counts and which expected fusions are missing.
 
     EmbedLayerNormalization is left out before quantisation: the quantiser cannot handle it (optimum does the same).
@@ -44,13 +45,15 @@ def optimize(src: Path, dst: Path, model: LoadedModel, *, embed_layer_norm: bool
     heads, hidden = heads_and_hidden(model)
     options = FusionOptions("bert")
     options.enable_embed_layer_norm = embed_layer_norm
+    options.enable_skip_layer_norm = skip_layer_norm
     try:
         opt = optimizer.optimize_model(str(src), model_type="bert", num_heads=heads, hidden_size=hidden,
                                        optimization_options=options, opt_level=0, use_gpu=False)
     except Exception as err:  # noqa: BLE001
         raise ExportError(f"onnxruntime optimizer failed: {first_line(err)}") from err
     stats = {k: int(v) for k, v in opt.get_fused_operator_statistics().items() if v}
-    expected = [f for f in EXPECTED_FUSIONS if embed_layer_norm or f != "EmbedLayerNormalization"]
+    left_out = {"EmbedLayerNormalization": not embed_layer_norm, "SkipLayerNormalization": not skip_layer_norm}
+    expected = [f for f in EXPECTED_FUSIONS if not left_out.get(f)]
     gelu = stats.get("BiasGelu", 0) + stats.get("FastGelu", 0) + stats.get("Gelu", 0)
     missing = [f for f in expected if (gelu if f == "BiasGelu" else stats.get(f, 0)) == 0]
     opt.save_model_to_file(str(dst), use_external_data_format=False)

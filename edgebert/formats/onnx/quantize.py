@@ -35,6 +35,14 @@ PRESETS: dict[str, tuple[str, bool]] = {
     "arm64": ("QInt8", False),
 }
 OPERATORS = ["MatMul", "Attention", "Gather"]
+# ONNX Runtime session config a preset's graph wants: written to the manifest (`session_config`), applied by
+# edgebert.load, and passed by apps with AddSessionConfigEntry / addConfigEntry. On avx512-vnni, onnxruntime 1.32's
+# fused SkipLayerNormalization kernel costs more than the Add + LayerNormalization it replaces (issue 23;
+# benchmarks/results/ort-session-2026-12-07): the graph keeps them apart and the session is told not to fuse them
+# again. Other presets were not measured, so they keep the fusion.
+SESSION_CONFIG: dict[str, dict[str, str]] = {
+    "avx512-vnni": {"optimization.disable_specified_optimizers": "SkipLayerNormFusion"},
+}
 
 
 def preset(target: str | None) -> tuple[str, str, bool]:
@@ -46,13 +54,13 @@ def preset(target: str | None) -> tuple[str, str, bool]:
 
 
 @contextlib.contextmanager
-def fused_graph(model: LoadedModel, opts: ExportOptions, session: ExportSession
+def fused_graph(model: LoadedModel, opts: ExportOptions, session: ExportSession, skip_layer_norm: bool = True
                 ) -> Iterator[tuple[Path, dict[str, Any]]]:
     """Export + ORT fusions without EmbedLayerNorm (the quantisers cannot take it), in a temporary folder."""
     with tempfile.TemporaryDirectory(prefix="edgebert-onnx-") as tmp:
         raw, fused = Path(tmp) / "raw.onnx", Path(tmp) / "fused.onnx"
         export_onnx(model, raw, opts.opset, session)
-        yield fused, optimize(raw, fused, model, embed_layer_norm=False)
+        yield fused, optimize(raw, fused, model, embed_layer_norm=False, skip_layer_norm=skip_layer_norm)
 
 
 def fp32_groups(model: LoadedModel) -> list[str]:
@@ -87,7 +95,9 @@ def dynamic(model: LoadedModel, dst: Path, opts: ExportOptions, session: ExportS
     target, weight_type, reduce_range = preset(opts.target)
     groups = [] if opts.fp32_layers in ("auto", "none") else [g.strip() for g in opts.fp32_layers.split(",")]
     operators = [op for op in OPERATORS if not (op == "Gather" and "emb" in groups)]
-    with fused_graph(model, opts, session) as (fused, info):
+    config = SESSION_CONFIG.get(target, {})
+    unfused = "SkipLayerNormFusion" in config.get("optimization.disable_specified_optimizers", "")
+    with fused_graph(model, opts, session, skip_layer_norm=not unfused) as (fused, info):
         excluded = _excluded(fused, groups)
         try:
             with quiet_root_logger():
@@ -101,7 +111,8 @@ def dynamic(model: LoadedModel, dst: Path, opts: ExportOptions, session: ExportS
     return {"optimizer": info,
             "quantization": {"mode": "dynamic", "target": target, "weight_type": weight_type,
                              "activation_type": "QUInt8 (dynamic)", "per_channel": True, "reduce_range": reduce_range,
-                             "operators": operators, "fp32_layers": groups, "fp32_nodes": len(excluded)}}
+                             "operators": operators, "fp32_layers": groups, "fp32_nodes": len(excluded)},
+            **({"session_config": config} if config else {})}
 
 
 class TextReader:
