@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -236,3 +237,29 @@ def test_real_minilm_in_the_browser_and_in_transformers_js(minilm, chrome, tmp_p
     assert cosines(tjs, np.array([r["embedding"] for r in load(bundles[0]).predict(TEXTS)])).min() >= 0.9999
     tjs8 = np.array(_tjs(site, "feature-extraction", "q8", TEXTS))
     assert cosines(tjs8, np.array([r["embedding"] for r in load(bundles[1]).predict(TEXTS)])).min() >= 0.9999
+
+
+def test_bench_browser_writes_rows_like_any_other(sites, tmp_path):
+    """An ONNX bundle as TARGET: built into a site, measured in a fresh chromium per row, golden-checked first. In a
+    child process: Playwright's sync API refuses to start inside this module's running browser (`chrome`)."""
+    _need(CHROMIUM)
+    from edgebert.bench.rows import read_rows
+    from edgebert.bundle import Bundle
+
+    texts = tmp_path / "texts.txt"
+    texts.write_text("A short one.\nCafé Zürich's crème brûlée was naïve — but GREAT!\n")
+    dest, quick = tmp_path / "rows.jsonl", ("--runs", "3", "--min-seconds", "0", "--warmup", "1", "--threads", "1")
+    for args in (("--seq", "8"), ("--texts", str(texts))):
+        proc = subprocess.run([sys.executable, "-m", "edgebert.cli", "bench", str(sites["enc-int8"]), "--browser", *args,
+                               *quick, "--out", str(dest)], capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "PYTHONPATH": str(REPO)})
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    tensor, text = read_rows(dest)
+    for row in (tensor, text):
+        assert (row.status, row.device, row.runtime, row.format, row.threads) == ("ok", "browser",
+                                                                                  "onnxruntime-web/wasm", "onnx-int8", 1)
+        assert row.golden == "pass" and row.golden_mean_cosine >= 0.99
+        assert row.model_sha256 == Bundle.open(sites["enc-int8"]).model_sha256  # the same file as native rows
+        assert row.min_ms <= row.p50_ms <= row.p90_ms and row.peak_rss_mb > 0
+    assert (tensor.batch, tensor.seq_len, tensor.input, tensor.runs >= 3) == (1, 8, "tensor", True)
+    assert (text.input, text.texts, text.tokens, text.runs) == ("texts:texts.txt", 2, 6 + 17, 2)  # each text once

@@ -27,6 +27,8 @@ SuiteBertFormats = Annotated[Optional[List[str]], typer.Option("--bert-format", 
                              "onnx-int8, tflite, openvino]; 'all' for every one DistilBERT gets.", show_default=False)]
 SuiteDistilbert = Annotated[Optional[str], typer.Option(help="Suite: real DistilBERT weights (dir/id) instead of "
                                                              "random.")]
+Browser = Annotated[bool, typer.Option("--browser", help="Measure TARGETs (web folders, or onnx / onnx-int8 bundles) "
+                                      "with onnxruntime-web in headless chromium: a row per precision and backend.")]
 DeviceLabel = Annotated[str, typer.Option("--device-label", help="Name this device in rows and reports, e.g. "
                                           "'Raspberry Pi 5'.")]
 
@@ -66,6 +68,7 @@ def bench(
                        "profiler) and GFLOP/s vs this machine's fp32 peak (first repetition; the suite always does).")
                        ] = False,
     serve: ServeTarget = None,
+    browser: Browser = False,
     concurrency: Concurrency = "1,4,16,64",
     slo_ms: SloMs = None,
 ) -> None:
@@ -87,7 +90,9 @@ def bench(
                             seq_lens=csv_ints(seq, "--seq"), threads=threads or 0, device=device, warmup=warmup,
                             min_runs=runs, min_seconds=min_seconds, repeats=repeat, timeout_s=timeout, force=force,
                             device_label=device_label, texts=text_list, texts_name=text_name, profile=profile)
-    if suite:
+    if browser:
+        _browser(cfg, targets or [], out_path or Path("results/results.jsonl"))
+    elif suite:
         _suite(cfg, out_path or Path("results/efficiency"), fmt, bert, distilbert, bert_format)
     else:
         _rows(cfg, targets or [], out_path or Path("results/results.jsonl"), random_weights, task)
@@ -106,6 +111,20 @@ def _rows(cfg: SweepConfig, targets: list[str], dest: Path, random_weights: bool
     if result.wrong_outputs:
         raise CheckFailed(f"{len(result.wrong_outputs)} of {len(result.written)} rows failed their golden check: "
                           f"this device's outputs differ from PyTorch beyond the gate (golden_reason in {dest})", 3)
+
+
+def _browser(cfg: SweepConfig, targets: list[str], dest: Path) -> None:
+    from edgebert.bench.browser import browser_sweep
+    from edgebert.render import rows_table
+
+    written = browser_sweep(targets, cfg, dest, log=lambda m: err.print(m, soft_wrap=True))
+    out.print(rows_table(written, f"{len(written)} browser rows appended to {dest}"))
+    failed = [r for r in written if not r.ok]
+    if any(r.golden == "fail" for r in failed):
+        raise CheckFailed(f"{len(failed)} of {len(written)} rows failed; a backend failed its golden check "
+                          f"(reason in {dest})", 3)
+    if failed:
+        raise EdgebertError(f"{len(failed)} of {len(written)} rows failed (see their 'reason' in {dest})")
 
 
 def _suite(cfg: SweepConfig, out_dir: Path, fmts: list[str] | None, bert: str | None, distilbert: str | None,

@@ -23,7 +23,7 @@ VARIANTS = {"onnx": ("fp32", "onnx/model.onnx"), "onnx-int8": ("int8", "onnx/mod
 POOLING_MODES = {"cls", "max", "mean", "mean_sqrt_len_tokens", "weightedmean", "lasttoken"}
 # onnxruntime-web's build with the WASM (SIMD, threads) and WebGPU backends in one module
 ORT_FILES = ("ort.webgpu.min.mjs", "ort-wasm-simd-threaded.asyncify.mjs", "ort-wasm-simd-threaded.asyncify.wasm")
-ASSETS = ("edgebert.mjs", "tokenizer.mjs", "gate.mjs", "index.html")
+ASSETS = ("edgebert.mjs", "tokenizer.mjs", "gate.mjs", "bench.mjs", "index.html")
 REPO_ORT = Path(__file__).resolve().parents[2] / "web" / "node_modules" / "onnxruntime-web"
 
 
@@ -160,7 +160,8 @@ def build_site(bundles: list[Path], out: Path, force: bool = False, ort_web: Pat
             "golden_max_tokens": min(MAX_TOKENS, max_tokens(m)),  # golden ids were cut here at export
             "runtime": {"package": "onnxruntime-web", "version": ort_version, "module": f"ort/{ORT_FILES[0]}",
                         "wasm": f"ort/{ORT_FILES[2]}"},
-            "sources": {p: str(b.path) for p, b in chosen.items()},
+            "sources": {p: str(b.path) for p, b in chosen.items()}, "source": m.get("source"),
+            "parameters": m.get("parameters"),
             "files": file_table(work),
         }
         (work / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
