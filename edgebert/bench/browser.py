@@ -16,7 +16,7 @@ from edgebert import __version__
 from edgebert.bench.rows import Row, append_rows
 from edgebert.bench.stats import Latency, percentile
 from edgebert.bench.sweep import SweepConfig
-from edgebert.bench.targets import _model_name
+from edgebert.bench.targets import model_name
 from edgebert.device_info import machine_fields
 from edgebert.errors import UsageError, first_line
 from edgebert.web.page import browser, evaluate, serve
@@ -73,7 +73,7 @@ def _row_base(site: Path, precision: str, backend: str, version: str, cfg: Sweep
     v = m["variants"][precision]
     src = m.get("source") or {}
     label = f"{cfg.device_label or version} · {backend}"  # one device per backend in reports
-    return Row(model=_model_name(src.get("spec") or site.name), model_sha256=m["files"][v["file"]]["sha256"],
+    return Row(model=model_name(src.get("spec") or site.name), model_sha256=m["files"][v["file"]]["sha256"],
                weights="random" if src.get("kind") == "random" else "real", format=v["source_format"],
                runtime=f"onnxruntime-web/{backend}", runtime_version=m["runtime"]["version"], device="browser",
                threads=1, batch=1, seq_len=0, repeat=0, status="failed", reason="not measured",

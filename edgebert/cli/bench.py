@@ -90,15 +90,16 @@ def bench(
                             seq_lens=csv_ints(seq, "--seq"), threads=threads or 0, device=device, warmup=warmup,
                             min_runs=runs, min_seconds=min_seconds, repeats=repeat, timeout_s=timeout, force=force,
                             device_label=device_label, texts=text_list, texts_name=text_name, profile=profile)
-    if browser:
-        _browser(cfg, targets or [], out_path or Path("results/results.jsonl"))
-    elif suite:
+    if suite:
         _suite(cfg, out_path or Path("results/efficiency"), fmt, bert, distilbert, bert_format)
     else:
-        _rows(cfg, targets or [], out_path or Path("results/results.jsonl"), random_weights, task)
+        _rows(cfg, targets or [], out_path or Path("results/results.jsonl"), random_weights, task, browser)
 
 
-def _rows(cfg: SweepConfig, targets: list[str], dest: Path, random_weights: bool, task: str | None) -> None:
+def _rows(cfg: SweepConfig, targets: list[str], dest: Path, random_weights: bool, task: str | None,
+          browser: bool = False) -> None:
+    if browser:
+        return _browser(cfg, targets, dest)
     from edgebert.bench.sweep import run_sweep
     from edgebert.bench.targets import resolve
     from edgebert.render import rows_table
