@@ -78,12 +78,9 @@ def bench(
     exits 3."""
     from edgebert.bench.texts import resolve_texts
 
+    _check_modes(suite, serve, browser, targets)
     if serve:
         return bench_serve(serve, texts, concurrency, slo_ms, out_path, min_seconds, repeat, device_label, threads)
-    if suite is not None and suite != "efficiency":
-        raise UsageError(f"Unknown suite '{suite}'. Valid: efficiency")
-    if suite is None and not targets:
-        raise UsageError("Give one or more TARGETs (bundles or models), or --suite efficiency")
     positive(threads, "--threads")
     text_list, text_name = resolve_texts(texts)
     cfg = SweepConfig.build(suite=suite is not None, batches=csv_ints(batch, "--batch"),
@@ -94,6 +91,15 @@ def bench(
         _suite(cfg, out_path or Path("results/efficiency"), fmt, bert, distilbert, bert_format)
     else:
         _rows(cfg, targets or [], out_path or Path("results/results.jsonl"), random_weights, task, browser)
+
+
+def _check_modes(suite: str | None, serve: str | None, browser: bool, targets: list[str] | None) -> None:
+    if browser and (suite is not None or serve):
+        raise UsageError("--browser measures TARGETs in a browser; it does not combine with --suite or --serve")
+    if suite is not None and suite != "efficiency":
+        raise UsageError(f"Unknown suite '{suite}'. Valid: efficiency")
+    if suite is None and not targets and not serve:
+        raise UsageError("Give one or more TARGETs (bundles or models), or --suite efficiency")
 
 
 def _rows(cfg: SweepConfig, targets: list[str], dest: Path, random_weights: bool, task: str | None,
