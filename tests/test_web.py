@@ -176,6 +176,22 @@ def test_corrupt_or_missing_file_and_bad_text_are_refused(sites, chrome, tmp_pat
     assert missing == "tokenizer.json is missing (HTTP 404)"
 
 
+def test_demo_page_loads_and_predicts(sites, chrome):
+    with serve(sites["classifier"], isolated=True) as url:
+        page = chrome.new_page()
+        try:
+            page.goto(url + "index.html?backend=wasm")
+            page.wait_for_function("document.getElementById('status').textContent.startsWith('Ready')", timeout=60_000)
+            status = page.text_content("#status")
+            page.click("#predict")
+            page.wait_for_function("document.getElementById('out').textContent.length > 0")
+            shown = json.loads(page.text_content("#out"))
+        finally:
+            page.close()
+    assert status.startswith("Ready: int8 on wasm, ") and "crossOriginIsolated: true" in status and "p50" in status
+    assert [r["label"] in ("LABEL_0", "LABEL_1") for r in shown] == [True, True]
+
+
 def test_web_cli_refuses_bad_bundles_and_writes_nothing(sites, tmp_path, capsys):
     no_tok, fp16 = tmp_path / "no-tok", tmp_path / "fp16"
     for dest in (no_tok, fp16):
