@@ -28,8 +28,9 @@ export class WordPieceTokenizer {
     const single = post.type === 'TemplateProcessing' ? post.single : [{ SpecialToken: { id: '[CLS]' } }, { Sequence: {} }, { SpecialToken: { id: '[SEP]' } }];
     this.template = single.map((p) => (p.SpecialToken ? this.vocab.get(p.SpecialToken.id) : null));
     // special added tokens match on the raw text before normalization (normalized: false), longest first
-    const specials = (spec.added_tokens || []).filter((t) => t.special && !t.normalized).map((t) => t.content);
-    specials.sort((a, b) => b.length - a.length);
+    const added = (spec.added_tokens || []).filter((t) => t.special && !t.normalized);
+    this.specialIds = new Map(added.map((t) => [t.content, t.id]));  // added tokens may lie outside the vocab
+    const specials = added.map((t) => t.content).sort((a, b) => b.length - a.length);
     this.specialRe = specials.length ? new RegExp(`(${specials.map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})`) : null;
   }
 
@@ -84,7 +85,7 @@ export class WordPieceTokenizer {
     const parts = this.specialRe ? text.split(this.specialRe) : [text];
     const content = [];
     parts.forEach((part, i) => {
-      if (i % 2 === 1) content.push(this.vocab.get(part));
+      if (i % 2 === 1) content.push(this.specialIds.get(part));
       else for (const w of this.words(this.normalize(part))) content.push(...this.wordpiece(w));
     });
     const nSpecial = this.template.filter((t) => t !== null).length;
