@@ -16,7 +16,7 @@ FLOORS = [
     ("numbers", ["parity", "opprofile", "runner", "bundle", "inputs", "pooling", "hostile", "buckets"]),
     ("models", ["models", "tokenizer", "golden", "runtimes", "layers", "prune"]),
     ("formats", ["formats"]),
-    ("device", ["runtime", "verify", "__init__"]),
+    ("device", ["runtime", "verify", "__init__", "web"]),
     ("tooling", ["export", "distill", "diff"]),
     ("bench", ["bench", "serve"]),
     ("report", ["report"]),

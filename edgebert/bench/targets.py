@@ -41,7 +41,7 @@ def identity(target: Target) -> Identity:
         bundle = Bundle.open(target.ref, verify=False)
         fmt = get_format(bundle.format)
         src = bundle.manifest.get("source", {})
-        return Identity(_model_name(src.get("spec", target.ref)), bundle.model_sha256,
+        return Identity(model_name(src.get("spec", target.ref)), bundle.model_sha256,
                         "random" if src.get("kind") == "random" else "real", bundle.format, fmt.runtime,
                         _version(fmt.runtime, f"{fmt.runtime}-gpu"), round(bundle.size_mb, 3),
                         bundle.manifest.get("parameters"), bundle.manifest.get("app_sdk") or fmt.app_sdk)
@@ -54,11 +54,11 @@ def identity(target: Target) -> Identity:
         sha = sha256_files(weights) if weights else "unknown"
     else:
         sha = f"hub:{target.ref}"
-    return Identity(_model_name(target.ref), sha, "random" if target.random_weights else "real", "pytorch", "torch",
+    return Identity(model_name(target.ref), sha, "random" if target.random_weights else "real", "pytorch", "torch",
                     _version("torch"))
 
 
-def _model_name(spec: str) -> str:
+def model_name(spec: str) -> str:
     """A row's model name: the folder's (or id's) last part; a package's .../NAME/model folder is NAME."""
     name = Path(spec.rstrip("/")).name or spec
     if name == "model":

@@ -10,12 +10,12 @@ import traceback
 
 import typer
 
-from edgebert.cli import bench, bundle, diff, fit, report, serve, train  # noqa: F401 - each registers its commands
+from edgebert.cli import bench, bundle, diff, fit, report, serve, train, web  # noqa: F401 - each registers its commands
 from edgebert.cli.app import app, state
 from edgebert.cli.common import err
 from edgebert.errors import EdgebertError, first_line
 
-__all__ = ["app", "main", "bench", "bundle", "diff", "fit", "report", "serve", "train"]
+__all__ = ["app", "main", "bench", "bundle", "diff", "fit", "report", "serve", "train", "web"]
 
 
 def _parser_exceptions() -> tuple[tuple[type, ...], tuple[type, ...], tuple[type, ...]]:

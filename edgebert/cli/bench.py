@@ -27,6 +27,8 @@ SuiteBertFormats = Annotated[Optional[List[str]], typer.Option("--bert-format", 
                              "onnx-int8, tflite, openvino]; 'all' for every one DistilBERT gets.", show_default=False)]
 SuiteDistilbert = Annotated[Optional[str], typer.Option(help="Suite: real DistilBERT weights (dir/id) instead of "
                                                              "random.")]
+Browser = Annotated[bool, typer.Option("--browser", help="Measure TARGETs (web folders, or onnx / onnx-int8 bundles) "
+                                      "with onnxruntime-web in headless chromium: a row per precision and backend.")]
 DeviceLabel = Annotated[str, typer.Option("--device-label", help="Name this device in rows and reports, e.g. "
                                           "'Raspberry Pi 5'.")]
 
@@ -66,6 +68,7 @@ def bench(
                        "profiler) and GFLOP/s vs this machine's fp32 peak (first repetition; the suite always does).")
                        ] = False,
     serve: ServeTarget = None,
+    browser: Browser = False,
     concurrency: Concurrency = "1,4,16,64",
     slo_ms: SloMs = None,
 ) -> None:
@@ -75,12 +78,9 @@ def bench(
     exits 3."""
     from edgebert.bench.texts import resolve_texts
 
+    _check_modes(suite, serve, browser, targets)
     if serve:
         return bench_serve(serve, texts, concurrency, slo_ms, out_path, min_seconds, repeat, device_label, threads)
-    if suite is not None and suite != "efficiency":
-        raise UsageError(f"Unknown suite '{suite}'. Valid: efficiency")
-    if suite is None and not targets:
-        raise UsageError("Give one or more TARGETs (bundles or models), or --suite efficiency")
     positive(threads, "--threads")
     text_list, text_name = resolve_texts(texts)
     cfg = SweepConfig.build(suite=suite is not None, batches=csv_ints(batch, "--batch"),
@@ -90,10 +90,22 @@ def bench(
     if suite:
         _suite(cfg, out_path or Path("results/efficiency"), fmt, bert, distilbert, bert_format)
     else:
-        _rows(cfg, targets or [], out_path or Path("results/results.jsonl"), random_weights, task)
+        _rows(cfg, targets or [], out_path or Path("results/results.jsonl"), random_weights, task, browser)
 
 
-def _rows(cfg: SweepConfig, targets: list[str], dest: Path, random_weights: bool, task: str | None) -> None:
+def _check_modes(suite: str | None, serve: str | None, browser: bool, targets: list[str] | None) -> None:
+    if browser and (suite is not None or serve):
+        raise UsageError("--browser measures TARGETs in a browser; it does not combine with --suite or --serve")
+    if suite is not None and suite != "efficiency":
+        raise UsageError(f"Unknown suite '{suite}'. Valid: efficiency")
+    if suite is None and not targets and not serve:
+        raise UsageError("Give one or more TARGETs (bundles or models), or --suite efficiency")
+
+
+def _rows(cfg: SweepConfig, targets: list[str], dest: Path, random_weights: bool, task: str | None,
+          browser: bool = False) -> None:
+    if browser:
+        return _browser(cfg, targets, dest)
     from edgebert.bench.sweep import run_sweep
     from edgebert.bench.targets import resolve
     from edgebert.render import rows_table
@@ -106,6 +118,20 @@ def _rows(cfg: SweepConfig, targets: list[str], dest: Path, random_weights: bool
     if result.wrong_outputs:
         raise CheckFailed(f"{len(result.wrong_outputs)} of {len(result.written)} rows failed their golden check: "
                           f"this device's outputs differ from PyTorch beyond the gate (golden_reason in {dest})", 3)
+
+
+def _browser(cfg: SweepConfig, targets: list[str], dest: Path) -> None:
+    from edgebert.bench.browser import browser_sweep
+    from edgebert.render import rows_table
+
+    written = browser_sweep(targets, cfg, dest, log=lambda m: err.print(m, soft_wrap=True))
+    out.print(rows_table(written, f"{len(written)} browser rows appended to {dest}"))
+    failed = [r for r in written if not r.ok]
+    if any(r.golden == "fail" for r in failed):
+        raise CheckFailed(f"{len(failed)} of {len(written)} rows failed; a backend failed its golden check "
+                          f"(reason in {dest})", 3)
+    if failed:
+        raise EdgebertError(f"{len(failed)} of {len(written)} rows failed (see their 'reason' in {dest})")
 
 
 def _suite(cfg: SweepConfig, out_dir: Path, fmts: list[str] | None, bert: str | None, distilbert: str | None,
