@@ -18,8 +18,8 @@ import numpy as np
 from edgebert import __version__, golden
 from edgebert.arch import attention_width, model_shape
 from edgebert.bundle import Bundle, check_out_dir, staged_dir, write_manifest
-from edgebert.errors import ParityError
-from edgebert.formats import FormatSpec, get_format
+from edgebert.errors import ParityError, UsageError
+from edgebert.formats import FORMATS, FormatSpec, get_format
 from edgebert.formats.base import ExportOptions, ExportSession
 from edgebert.inputs import hostile_feeds, parity_batches
 from edgebert.models import LoadedModel, load_model
@@ -98,9 +98,6 @@ def export_model(model: LoadedModel, fmt_name: str, out: Path, opts: ExportOptio
     """Export an already-loaded model; returns the manifest. Raises ParityError (nothing left) on a gate miss."""
     fmt, opts, session = get_format(fmt_name), opts or ExportOptions(), session or ExportSession()
     if opts.static_shape and fmt.caps.static_shapes == "no":
-        from edgebert.errors import UsageError
-        from edgebert.formats import FORMATS
-
         takes = [f.name for f in FORMATS.values() if f.caps.static_shapes == "optional"]
         raise UsageError(f"--static-shape does not apply to {fmt.name}. Formats that take it: {', '.join(takes)}")
     opts = _with_buckets(fmt, model, opts)
@@ -199,7 +196,7 @@ def _export_once(fmt: FormatSpec, model: LoadedModel, work: Path, opts: ExportOp
     manifest["parity"] = _parity(fmt, model, runner, reference, texts, max_len, gate)
     manifest["batching"] = _batch_invariance(runner, fmt, reference[2], gate.atol)
     result = golden.check(Bundle(work, manifest), runner)
-    padding = golden.pad_invariance(Bundle(work, manifest), runner)
+    padding = result.padding  # static shapes: the check's own runs at every bucket, compared with the smallest
     del runner
     if not result.passed:
         raise ParityError(f"Golden check failed: {result.reason} (each golden text alone, batch 1); "
@@ -207,7 +204,7 @@ def _export_once(fmt: FormatSpec, model: LoadedModel, work: Path, opts: ExportOp
     if padding is not None:  # static shapes: a larger bucket must give a text the answer its smallest gives
         # fp32: rounding only. Dynamic int8 takes activation scales over the padded tensor, so padding may move a
         # text as far as the lossy gate lets any text move from PyTorch, no further.
-        floor = gate.min_sample_cosine or gate.min_cosine if fmt.lossy else golden.PAD_MIN_COSINE
+        floor = (gate.min_sample_cosine or gate.min_cosine) if fmt.lossy else golden.PAD_MIN_COSINE
         manifest["pad_invariance"] = {**padding, "min_required": floor}
         if not padding["min_cosine"] >= floor:
             raise ParityError(f"Padding changes answers: a golden text's cosine at a larger bucket vs its smallest "

@@ -11,7 +11,7 @@ golden.npz holds plain arrays (loaded with allow_pickle=False): the token inputs
 from __future__ import annotations
 
 import io
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,13 +47,15 @@ class GoldenResult:
     gate: str = ""
     reason: str = ""
     buckets: dict[str, int] | None = None  # static shapes: golden texts run at each bucket (every bucket each fits)
+    # static shapes, two buckets or more: pad_summary() of the same runs (the export gates on it; not in to_dict)
+    padding: dict[str, Any] | None = field(default=None, repr=False)
 
     @property
     def passed(self) -> bool:
         return self.status == "pass"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if k != "padding"}
 
 
 def choose_texts(user_texts: list[str] | None, n: int = 6) -> list[str]:
@@ -156,11 +158,11 @@ def check(bundle: Any, runner: Any) -> GoldenResult:
         if runner.takes_text:  # text-in graphs: the stored ids only shape the comparison
             token_inputs = [n for n in arrays if n not in ("lengths", "reference")]
         feeds, refs = samples(arrays, token_inputs or bundle.input_names)
-        buckets = None
+        buckets = padding = None
         if runner.takes_text:
             actual = [np.asarray(runner.run_text([text])) for text in meta.get("texts") or []]
         elif static_lengths(bundle.manifest):
-            feeds, refs, actual, buckets = _every_bucket(feeds, refs, runner, static_lengths(bundle.manifest))
+            feeds, refs, actual, buckets, padding = _every_bucket(feeds, refs, runner, static_lengths(bundle.manifest))
         else:
             actual = [np.asarray(runner.run(feed)) for feed in feeds]
         parity: Parity = compare(feeds, refs, actual, bundle.manifest.get("task", "encoder"), gate.min_margin)
@@ -176,7 +178,7 @@ def check(bundle: Any, runner: Any) -> GoldenResult:
     if ok and empty:
         ok, why = False, f"no golden input fits bucket(s) {', '.join(empty)} (shorter than every golden text)"
     return GoldenResult("pass" if ok else "fail", parity.samples, parity.max_abs, parity.mean_cosine,
-                        parity.min_cosine, parity.agreement, parity.gate, why, buckets)
+                        parity.min_cosine, parity.agreement, parity.gate, why, buckets, padding)
 
 
 def static_lengths(manifest: dict[str, Any]) -> list[int]:
@@ -185,41 +187,33 @@ def static_lengths(manifest: dict[str, Any]) -> list[int]:
     return sorted(int(n) for n in shapes.get("seq_lens") or []) if shapes.get("static") else []
 
 
-def bucket_outputs(feed: dict[str, np.ndarray], runner: Any, lengths: list[int]) -> dict[int, np.ndarray]:
-    """One text's output at every bucket it fits (padding it to each), smallest first."""
-    n = feed["attention_mask"].shape[1]
-    return {b: np.asarray(runner.run_bucket(feed, b)) for b in lengths if b >= n}
-
-
-def _every_bucket(feeds: list, refs: list, runner: Any, lengths: list[int]) -> tuple[list, list, list, dict[str, int]]:
+def _every_bucket(feeds: list, refs: list, runner: Any, lengths: list[int]) -> tuple:
     """Static shapes: each golden text is checked at every bucket it fits, not only its smallest, so a broken larger
-    bucket fails the check; (feeds, references, outputs) per (text, bucket), and the samples per bucket."""
-    out_feeds, out_refs, actual, counts = [], [], [], {str(b): 0 for b in lengths}
+    bucket fails the check; (feeds, references, outputs) per (text, bucket), the samples per bucket, and what padding
+    did to the answers (pad_summary of the same runs)."""
+    out_feeds, out_refs, actual, counts, per_text = [], [], [], {str(b): 0 for b in lengths}, []
     for feed, ref in zip(feeds, refs):
-        for b, out in bucket_outputs(feed, runner, lengths).items():
+        width = feed["attention_mask"].shape[1]
+        outs = {b: np.asarray(runner.run_bucket(feed, b)) for b in lengths if b >= width}
+        per_text.append((feed, outs))
+        for b, out in outs.items():
             out_feeds.append(feed)
             out_refs.append(ref)
             actual.append(out)
             counts[str(b)] += 1
-    return out_feeds, out_refs, actual, counts
+    return out_feeds, out_refs, actual, counts, pad_summary(per_text) if len(lengths) > 1 else None
 
 
 PAD_MIN_COSINE = 0.9999  # fp32: padding a text to a larger bucket must not change its answer
 
 
-def pad_invariance(bundle: Any, runner: Any) -> dict[str, Any] | None:
-    """Does padding a text to a larger bucket change its answer? Each golden text at every bucket it fits vs its
-    smallest bucket: the lowest cosine (of the pooled embedding for token outputs). None for dynamic bundles."""
-    lengths = static_lengths(bundle.manifest)
-    meta = bundle.manifest.get("golden") or {}
-    if len(lengths) < 2 or runner.takes_text or not meta:
-        return None
+def pad_summary(per_text: list[tuple[dict[str, np.ndarray], dict[int, np.ndarray]]]) -> dict[str, Any]:
+    """Does padding a text to a larger bucket change its answer? Each text's output at every bucket it fits vs at its
+    smallest: the lowest cosine (of the pooled embedding for token outputs)."""
     from edgebert.parity import mean_pool
 
-    feeds, _ = samples(load_arrays(bundle.path / meta["file"]), bundle.input_names)
     low, pairs, seen = 1.0, 0, set()
-    for feed in feeds:
-        outs = bucket_outputs(feed, runner, lengths)
+    for feed, outs in per_text:
         seen.update(outs)
         vecs = [mean_pool(o, feed["attention_mask"]) if o.ndim == 3 else np.asarray(o, np.float64) for o in
                 outs.values()]
