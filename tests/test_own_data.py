@@ -177,6 +177,14 @@ def test_eval_refuses_a_label_the_model_never_saw(capsys, finetuned, tmp_path):
     assert f"{path}:3: label 'returns' is not one the model knows (valid: billing, shipping, tech)" in res.err
 
 
+def eval_rows(capsys, teacher: str, bundle: Path, data: Path, out: Path) -> list[dict]:
+    """`edgebert eval TEACHER BUNDLE` on the ticket/category CSV; its rows (teacher first)."""
+    res = run_cli(capsys, "eval", teacher, bundle, "--data", data, "--text-column", "ticket",
+                  "--label-column", "category", "--out", out)
+    assert res.code == 0, res.err
+    return [json.loads(line) for line in out.read_text().splitlines()]
+
+
 def test_static_shape_bundle_truncates_and_the_row_says_so(capsys, finetuned, tmp_path):
     teacher, _ = finetuned
     res = run_cli(capsys, "export", teacher, "--format", "tflite", "--seq-len", "16", "--out", tmp_path / "t")
@@ -184,11 +192,7 @@ def test_static_shape_bundle_truncates_and_the_row_says_so(capsys, finetuned, tm
     long = " ".join(["please help with my refund"] * 12)
     path = write(tmp_path / "long.csv", [{"ticket": long, "category": "billing"},
                                          {"ticket": "parcel late", "category": "shipping"}])
-    rows_path = tmp_path / "e.jsonl"
-    res = run_cli(capsys, "eval", teacher, tmp_path / "t", "--data", path, "--text-column", "ticket",
-                  "--label-column", "category", "--out", rows_path)
-    assert res.code == 0, res.err
-    rows = [json.loads(line) for line in rows_path.read_text().splitlines()]
+    rows = eval_rows(capsys, teacher, tmp_path / "t", path, tmp_path / "e.jsonl")
     assert (rows[0]["max_tokens"], rows[0]["truncated_rows"]) == (512, 0)
     assert (rows[1]["max_tokens"], rows[1]["truncated_rows"]) == (16, 1)
 
@@ -211,11 +215,7 @@ def test_mediapipe_auto_length_cut_is_shown_by_export_and_eval(capsys, finetuned
     assert m["shapes"]["seq_lens"] == [8]  # 95% of the texts fit 8 tokens ([CLS] + <= 6 + [SEP], rounded up to 8)
     assert m["shapes"]["buckets"]["on_texts"]["cut"] == 1 and m["shapes"]["buckets"]["on_texts"]["cut_share"] == 0.05
     assert "on your 20 texts: 1 cut (5.0%)" in res.out, res.out
-    out = tmp_path / "e.jsonl"
-    res = run_cli(capsys, "eval", teacher, tmp_path / "mp", "--data", data, "--text-column", "ticket",
-                  "--label-column", "category", "--out", out)
-    assert res.code == 0, res.err
-    got = [json.loads(line) for line in out.read_text().splitlines()]
+    got = eval_rows(capsys, teacher, tmp_path / "mp", data, tmp_path / "e.jsonl")
     assert (got[0]["max_tokens"], got[0]["truncated_rows"]) == (512, 0)
     assert (got[1]["max_tokens"], got[1]["truncated_rows"]) == (8, 1)
 
