@@ -179,3 +179,17 @@ class Bundle:
     def tokenizer_file(self) -> Path | None:
         name = self.manifest.get("tokenizer_file")
         return self.path / name if name else None
+
+
+def bundle_names(refs: list[str]) -> dict[str, str]:
+    """Each bundle folder's name in rows and reports: its folder name, or as many parent folders as tell it from another bundle of
+    the same name in the sweep (runs/a/onnx-int8 and runs/b/onnx-int8 -> a/onnx-int8 and b/onnx-int8)."""
+    parts = {ref: Path(ref).resolve().parts for ref in dict.fromkeys(refs)}
+    names = {}
+    for ref, own in parts.items():
+        others = [p for p in parts.values() if p != own]  # one folder given twice (x, ./x) is one bundle
+        depth = 1
+        while depth < len(own) and any(p[-depth:] == own[-depth:] for p in others):
+            depth += 1
+        names[ref] = "/".join(own[-depth:])
+    return names

@@ -182,7 +182,7 @@ def _export_all(out_dir: Path, cfg: SweepConfig, models: dict[str, str | None], 
             if errors.get(fmt):
                 failures[f"{arch}/{fmt}"] = errors[fmt]
                 log(f"  failed: {errors[fmt]}")
-                append_rows(out_dir / "results.jsonl", [_export_failed(model, fmt, cfg, errors[fmt]).to_dict()])
+                append_rows(out_dir / "results.jsonl", [_export_failed(model, dest, fmt, cfg, errors[fmt]).to_dict()])
             else:
                 targets.append(Target("bundle", str(dest)))
                 if is_baseline:
@@ -190,9 +190,9 @@ def _export_all(out_dir: Path, cfg: SweepConfig, models: dict[str, str | None], 
     return targets, baseline_bundles, failures, seconds
 
 
-def _export_failed(model: Target, fmt: str, cfg: SweepConfig, error: str) -> Row:
+def _export_failed(model: Target, dest: Path, fmt: str, cfg: SweepConfig, error: str) -> Row:
     """The row of a bundle that was never made: at the table's shape, its runtime never loaded."""
-    ident = replace(identity(model), format=fmt, runtime=get_format(fmt).runtime, runtime_version="")
+    ident = replace(identity(model), format=fmt, runtime=get_format(fmt).runtime, runtime_version="", bundle=dest.name)
     spec = RowSpec(model, ident, cfg.device, cfg.threads, cfg.batches[0], cfg.seq_lens[0], 0, cfg.warmup,
                    cfg.min_runs, cfg.min_seconds, cfg.device_label)
     return replace(start_row(spec, machine_fields()), reason=f"export failed: {error}")

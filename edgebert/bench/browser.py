@@ -79,6 +79,7 @@ def _row_base(site: Path, precision: str, backend: str, version: str, cfg: Sweep
                threads=1, batch=1, seq_len=0, repeat=0, status="failed", reason="not measured",
                device_label=label, file_mb=round(m["files"][v["file"]]["bytes"] / 1e6, 3),
                parameters=m.get("parameters"), edgebert_version=__version__, app_sdk="onnxruntime-web (edgebert web)",
+               bundle=site.resolve().name,
                **{k: val for k, val in machine_fields().items() if k in Row.__dataclass_fields__})
 
 

@@ -50,6 +50,7 @@ class Row:
     golden_agreement: float | None = None
     golden_reason: str = ""
     app_sdk: str = ""  # what loads the bundle in an app (e.g. MediaPipe Tasks TextClassifier), from its manifest
+    bundle: str = ""  # the bundle's folder name ("" for eager PyTorch): reports tell two bundles of one format apart
     input: str = "tensor"  # "tensor": random ids of (batch, seq_len); "texts:NAME": text to answer, one at a time
     texts: int | None = None  # texts rows: how many distinct texts
     model_p50_ms: float | None = None  # texts rows: the model-only part of each request

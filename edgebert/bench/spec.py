@@ -33,6 +33,7 @@ class Identity:
     file_mb: float | None = None
     parameters: int | None = None
     app_sdk: str = ""
+    bundle: str = ""  # the bundle's folder name (unique within a sweep): tells two bundles of one format apart
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from typing import Any, Callable
 from edgebert.bench.rows import Row, append_rows, read_rows, start_row
 from edgebert.bench.spec import RowSpec, Target
 from edgebert.bench.targets import identity
+from edgebert.bundle import bundle_names
 from edgebert.device_info import machine_fields
 from edgebert.errors import UsageError
 from edgebert.runner import check_device
@@ -98,7 +99,8 @@ class SweepResult:
 
 def plan(targets: list[Target], cfg: SweepConfig) -> list[RowSpec]:
     """Every row to measure; targets interleaved innermost so drift hits all alike."""
-    ids = [(t, identity(t)) for t in targets]
+    names = bundle_names([t.ref for t in targets if t.kind == "bundle"])
+    ids = [(t, replace(identity(t), bundle=names[t.ref]) if t.kind == "bundle" else identity(t)) for t in targets]
     grid = [(1, 0)] if cfg.texts else [(b, s) for b in cfg.batches for s in cfg.seq_lens]  # seq 0: texts' own
     return [RowSpec(target, ident, cfg.device, cfg.threads, batch, seq, repeat, cfg.warmup, cfg.min_runs,
                     cfg.min_seconds, cfg.device_label,

@@ -44,7 +44,8 @@ def identity(target: Target) -> Identity:
         return Identity(model_name(src.get("spec", target.ref)), bundle.model_sha256,
                         "random" if src.get("kind") == "random" else "real", bundle.format, fmt.runtime,
                         _version(fmt.runtime, f"{fmt.runtime}-gpu"), round(bundle.size_mb, 3),
-                        bundle.manifest.get("parameters"), bundle.manifest.get("app_sdk") or fmt.app_sdk)
+                        bundle.manifest.get("parameters"), bundle.manifest.get("app_sdk") or fmt.app_sdk,
+                        bundle=Path(target.ref).resolve().name)
     path = Path(target.ref)
     if target.random_weights:
         sha = f"random:{target.ref}:{target.task or 'classification'}"

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from edgebert import __version__
-from edgebert.bundle import MANIFEST
+from edgebert.bundle import MANIFEST, bundle_names
 from edgebert.distill.data import Columns, Dataset, read_data, read_task
 from edgebert.distill.metrics import glue_metrics, task_metric
 from edgebert.errors import ModelLoadError, UsageError
@@ -103,10 +103,12 @@ def evaluate(targets: list[str], data: Path, task: str | None = None, columns: C
                        skip_bad_rows=skip_bad_rows)
     name = task or "text-classification"
     rows: list[dict[str, Any]] = []
+    names = bundle_names([t for t in targets if (Path(t) / MANIFEST).is_file()])  # as bench rows name them
     for target in targets:
         path = Path(target)
         start = time.perf_counter()
         outputs, ident = (_bundle_outputs(path, ds) if (path / MANIFEST).is_file() else _torch_outputs(target, ds))
+        ident["bundle"] = names.get(target, "")
         seconds = time.perf_counter() - start
         if outputs.shape[-1] != ds.num_labels:
             raise UsageError(f"'{target}' outputs {outputs.shape[-1]} values per row but the data has "

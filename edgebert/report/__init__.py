@@ -13,6 +13,7 @@ from typing import Any
 
 from edgebert.bench.rows import Row, read_evals, read_rows
 from edgebert.errors import UsageError
+from edgebert.report.common import tell_bundles_apart
 from edgebert.report.efficiency import TableRow
 
 
@@ -51,9 +52,10 @@ def write_report(result_files: list[Path], out_dir: Path, options: ReportOptions
     from edgebert.report import accuracy, answer, decide, efficiency, gate, profile, serve
 
     opts = options or ReportOptions()
-    rows, evals = read_results(result_files)
-    if not rows and not evals:
+    raw_rows, raw_evals = read_results(result_files)
+    if not raw_rows and not raw_evals:
         raise UsageError("No rows in the results given. Fix: run edgebert bench or edgebert eval first")
+    rows, evals = tell_bundles_apart(raw_rows, raw_evals)
     table = efficiency.build_table(rows, opts.batch, opts.seq_len)
     if rows and not table and not answer.text_rows(rows) and not serve.serve_rows(rows):
         shapes = sorted({(r.batch, r.seq_len) for r in rows if r.ok})
@@ -65,7 +67,7 @@ def write_report(result_files: list[Path], out_dir: Path, options: ReportOptions
     comparisons = []
     if opts.baseline:
         old_rows, old_evals = read_results(opts.baseline)
-        comparisons = gate.compare(rows, old_rows, evals, old_evals, opts.limits or gate.Limits())
+        comparisons = gate.compare(raw_rows, old_rows, raw_evals, old_evals, opts.limits or gate.Limits())
     out_dir.mkdir(parents=True, exist_ok=True)
     text = efficiency.markdown(rows, table, opts.batch, opts.seq_len) if table else "# edgebert report\n\n"
     paths = [out_dir / "report.md"] + (efficiency.plot(table, out_dir) if table else [])

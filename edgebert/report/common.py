@@ -1,9 +1,11 @@
 """What the report's sections share: the reference figures (edgebert/reference.json), short model names, chart
-saving, and bench rows grouped by device, model and format at one shape."""
+saving, bench rows grouped by device, model and format at one shape, and the relabelling that keeps two bundles of one
+format from sharing those groups."""
 from __future__ import annotations
 
 import functools
 import json
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Any, Callable
@@ -44,3 +46,20 @@ def per_artifact(rows: list[Row], batch: int, seq_len: int, keep: Callable[[Row]
         if r.ok and r.batch == batch and r.seq_len == seq_len and keep(r):
             found.setdefault((r.device_key, r.model, r.format), []).append(r)
     return found
+
+
+def tell_bundles_apart(rows: list[Row], evals: list[dict[str, Any]]) -> tuple[list[Row], list[dict[str, Any]]]:
+    """Every section groups by (model, format), so two bundles of one model and format (an A/B of two onnx-int8
+    files, a four-bucket tflite-int8 beside a one-length one) would merge into one median. Where a (model, format)
+    has rows of more than one bundle, each of its rows (bench and eval alike) gets the format 'FORMAT (BUNDLE)'; with
+    one bundle per format nothing changes. Rows measured before rows named their bundle ("") never cause a split."""
+    names: dict[tuple[str, str], set[str]] = {}
+    for model, fmt, bundle in [(r.model, r.format, r.bundle) for r in rows] + \
+            [(e["model"], e["format"], e.get("bundle", "")) for e in evals]:
+        if bundle:
+            names.setdefault((model, fmt), set()).add(bundle)
+    split = {key for key, found in names.items() if len(found) > 1}
+    return ([replace(r, format=f"{r.format} ({r.bundle})") if (r.model, r.format) in split and r.bundle else r
+             for r in rows],
+            [{**e, "format": f"{e['format']} ({e['bundle']})"} if (e["model"], e["format"]) in split and
+             e.get("bundle") else e for e in evals])

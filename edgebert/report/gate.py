@@ -15,7 +15,7 @@ from typing import Any
 from edgebert.bench.rows import SCHEMA_VERSION, Row
 from edgebert.device_info import DeviceKey
 from edgebert.errors import UsageError
-from edgebert.report.common import BASELINE_MODEL
+from edgebert.report.common import BASELINE_MODEL, tell_bundles_apart
 
 Key = tuple[str, str, int, int, DeviceKey]  # model, format, batch, seq_len, device
 
@@ -119,6 +119,10 @@ def compare(new_rows: list[Row], old_rows: list[Row], new_evals: list[dict[str, 
     """Every matched measurement, old vs new, with the rule applied and whether it breaches."""
     _check_schema(new_rows, "new")
     _check_schema(old_rows, "baseline")
+    # both runs labelled together, so a bundle named in either is told apart in both (and matched by name)
+    rows, evals = tell_bundles_apart(new_rows + old_rows, new_evals + old_evals)
+    new_rows, old_rows = rows[:len(new_rows)], rows[len(new_rows):]
+    new_evals, old_evals = evals[:len(new_evals)], evals[len(new_evals):]
     out = _latency(new_rows, old_rows, limits) + _sizes_and_outputs(new_rows, old_rows, limits)
     out += _accuracy(new_evals, old_evals, limits)
     if not out:
