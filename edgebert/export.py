@@ -25,6 +25,7 @@ from edgebert.inputs import hostile_feeds, parity_batches
 from edgebert.models import LoadedModel, load_model
 from edgebert.parity import Gate, apply_gate, compare, run_artifact, torch_reference
 from edgebert.runner import Runner
+from edgebert.tokenizer import save_for_apps
 
 TOKENIZER_FILE = "tokenizer.json"
 MODEL_SUFFIXES = {".onnx", ".ort", ".tflite", ".bin", ".xml", ".pte"}  # what --max-fp32-growth measures
@@ -184,7 +185,7 @@ def _export_once(fmt: FormatSpec, model: LoadedModel, work: Path, opts: ExportOp
     shapes = info.get("shapes") or {}
     reference = _reference(model, texts, max_len, session, shapes.get("seq_lens") if shapes.get("static") else None)
     if model.tokenizer is not None:
-        model.tokenizer.save_pretrained(str(work))
+        save_for_apps(model.tokenizer, work, model.max_length)
     if model.head is not None:
         model.head.write_dense(work)
     arrays = golden.pack(reference[2], reference[3])

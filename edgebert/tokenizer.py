@@ -44,3 +44,28 @@ def packaged_tokenizer() -> Any:
         tokenizer_object=tok, unk_token="[UNK]", sep_token="[SEP]", pad_token="[PAD]", cls_token="[CLS]",
         mask_token="[MASK]", model_max_length=512,
     )
+
+
+def save_for_apps(tokenizer: Any, folder: Path, max_length: int) -> None:
+    """The tokenizer files a bundle ships, set to cut where the bundle cuts (`max_length`, the manifest's) and to pad
+    nothing. transformers' fast tokenizers keep the truncation and padding of their last call in the backend, so
+    saved as they are, tokenizer.json would tell an app loading it with `tokenizers` to cut at whatever length the
+    export's last call used (64 on its gate texts) and pad every text to that batch; transformers.js and
+    AutoTokenizer cut at tokenizer_config.json's model_max_length, which for sentence-transformers models is not the
+    max_seq_length they were trained to use."""
+    import json
+
+    from tokenizers import Tokenizer
+
+    tokenizer.save_pretrained(str(folder))
+    path = folder / "tokenizer.json"
+    if path.is_file():
+        tok = Tokenizer.from_file(str(path))
+        tok.no_padding()
+        tok.enable_truncation(max_length=max_length)
+        tok.save(str(path))
+    config = folder / "tokenizer_config.json"
+    if config.is_file():
+        data = json.loads(config.read_text(encoding="utf-8"))
+        data["model_max_length"] = max_length
+        config.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -93,3 +93,25 @@ def test_minilm_real_weights_cosine_and_semantics(minilm, tmp_path):
         "A man is playing a guitar.", "Someone is strumming a guitar.", "The stock market fell today."])])
     sims = emb @ emb.T
     assert sims[0, 1] > sims[0, 2] + 0.3  # paraphrase far above the unrelated sentence
+
+
+@pytest.mark.parametrize("max_seq_length", [48, 100])
+def test_shipped_tokenizer_files_cut_where_the_bundle_cuts(max_seq_length, tmp_path):
+    """An app that loads the bundle's tokenizer.json with `tokenizers` (or its folder with AutoTokenizer /
+    transformers.js) gets the ids edgebert's runtime feeds: cut at the manifest's max_length, not padded. Saved as
+    transformers leaves it, tokenizer.json cut at 64 (the export's last call) and padded every batch."""
+    from tokenizers import Tokenizer
+    from transformers import AutoTokenizer
+
+    from tests.st_folders import tiny_st_dir
+
+    m = export(str(tiny_st_dir(tmp_path / "st", max_seq_length=max_seq_length)), "onnx", tmp_path / "b")
+    assert m["max_length"] == max_seq_length
+    long_text, short_text = " ".join(["documentation"] * 300), "a short text"
+    plain = Tokenizer.from_file(str(tmp_path / "b" / "tokenizer.json"))
+    ids = [e.ids for e in plain.encode_batch([long_text, short_text])]
+    assert [len(i) for i in ids] == [max_seq_length, len(plain.encode(short_text).ids)] and len(ids[1]) < 10
+    runtime = edgebert.load(tmp_path / "b").encode([long_text])["input_ids"][0].tolist()
+    assert ids[0] == runtime
+    auto = AutoTokenizer.from_pretrained(str(tmp_path / "b"))
+    assert auto(long_text, truncation=True)["input_ids"] == runtime

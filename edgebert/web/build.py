@@ -142,8 +142,11 @@ def build_site(bundles: list[Path], out: Path, force: bool = False, ort_web: Pat
                                    "source_model_sha256": bundle.model_sha256}
         shutil.copyfile(first.tokenizer_file, work / "tokenizer.json")
         tok_cfg = first.path / "tokenizer_config.json"
-        (work / "tokenizer_config.json").write_text(tok_cfg.read_text() if tok_cfg.is_file() else
-                                                    json.dumps({"model_max_length": max_tokens(first.manifest)}))
+        # transformers.js cuts at model_max_length: the bundle's own limit, also for bundles exported before
+        # export wrote it there
+        tok_json = {**(json.loads(tok_cfg.read_text()) if tok_cfg.is_file() else {}),
+                    "model_max_length": max_tokens(first.manifest)}
+        (work / "tokenizer_config.json").write_text(json.dumps(tok_json, indent=2) + "\n")
         (work / "config.json").write_text(json.dumps(config_json(first), indent=2) + "\n")
         for name in ORT_FILES:
             shutil.copyfile(pkg / "dist" / name, work / "ort" / name)
