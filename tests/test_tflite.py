@@ -19,8 +19,9 @@ from tests.independent import cosines, plain_outputs, torch_outputs  # noqa: E40
 @pytest.fixture(scope="module")
 def tfl(tiny_encoder, tmp_path_factory):
     root = tmp_path_factory.mktemp("tfl")
-    # two buckets everywhere (every signature quantised and gated); one bucket as the size baseline
-    lengths = {"tflite": [16, 64], "tflite-fp16": [16, 64], "tflite-int8": [16, 64], "one-bucket": [64]}
+    # two buckets everywhere (every signature quantised and gated); one bucket as the size baselines
+    lengths = {"tflite": [16, 64], "tflite-fp16": [16, 64], "tflite-int8": [16, 64], "one-bucket": [64],
+               "one-bucket-int8": [64]}
     return ({f: export(str(tiny_encoder), f.replace("one-bucket", "tflite"), root / f,
                        opts=ExportOptions(seq_lens=n)) for f, n in lengths.items()}, root, tiny_encoder)
 
@@ -118,12 +119,15 @@ def test_lossy_variants_smaller_and_gated(tfl):
     from ai_edge_litert.tools import flatbuffer_utils as fb
 
     size = lambda f: tfl[0][f]["files"]["model.tflite"]["bytes"]  # noqa: E731
-    # TFLite keeps quantisation parameters on each subgraph's tensors, not in shared buffers: every extra signature
-    # carries its own copy of the per-channel int8 scales (here 366 KB: one per row of the 30522-token embedding)
+    # TFLite keeps quantisation parameters on each subgraph's tensors, not in shared buffers: as ai-edge-quantizer
+    # writes it, every extra signature carries its own copy of the per-channel int8 scales (here 366 KB: one per row
+    # of the 30522-token embedding). Export re-packs the file with each distinct vector once.
     model = fb.read_model(tfl[1] / "tflite-int8" / "model.tflite")
     scales = sum(4 * len(t.quantization.scale) + 8 * len(t.quantization.zeroPoint)
                  for t in model.subgraphs[1].tensors if t.quantization is not None and t.quantization.scale is not None)
     assert scales > 0.15 * size("tflite-int8")
+    assert tfl[0]["tflite-int8"]["quantization"]["shared_vectors_saved_bytes"] >= scales
+    assert size("tflite-int8") <= 1.05 * size("one-bucket-int8")  # it was 1.15x with the second copy
     assert size("tflite-fp16") < 0.55 * size("tflite") and size("tflite-int8") - scales < 0.40 * size("tflite")
     for f in ("tflite-fp16", "tflite-int8"):
         # the file run by plain LiteRT against transformers, every text (the gate judges the mean)

@@ -137,6 +137,11 @@ def export(model: LoadedModel, work: Path, opts: ExportOptions, session: ExportS
             fp32.replace(work / MODEL_FILE)
         else:
             quant = quantize(fp32, work / MODEL_FILE, precision)
+            if len(lengths) > 1:  # per-channel scales were written once per signature: keep one copy
+                from edgebert.formats.tflite_share import share_vectors
+
+                sizes = share_vectors(work / MODEL_FILE)
+                quant["shared_vectors_saved_bytes"] = sizes["bytes_before"] - sizes["bytes_after"]
     ops = operators(work / MODEL_FILE)
     flex = sorted(op for op in ops if op.startswith(FLEX_PREFIXES))
     if flex and not opts.allow_flex:
