@@ -174,3 +174,22 @@ def test_full_size_graphs_fuse(arch, tmp_path):
     layers = 12 if arch.startswith("bert") else 6
     fusions = m["optimizer"]["fusions"]
     assert fusions["Attention"] == layers and fusions["SkipLayerNormalization"] == 2 * layers
+
+
+def test_vnni_session_config_is_baked_into_the_ort_file(tiny_distilbert, tmp_path):
+    """The .ort is optimised once at export (a minimal build cannot optimise): the measured session config must shape
+    that graph, and stay in the manifest for full builds (onnxruntime-android), which optimise a loaded .ort again."""
+    import edgebert
+
+    vnni = export(str(tiny_distilbert), "onnx-mobile-int8", tmp_path / "v", opts=ExportOptions(target="avx512-vnni"))
+    arm = export(str(tiny_distilbert), "onnx-mobile-int8", tmp_path / "a")
+    assert vnni["session_config"] == {"optimization.disable_specified_optimizers": "SkipLayerNormFusion"}
+    assert vnni["ort_mobile"]["baked_session_config"] == vnni["session_config"]
+    assert "SkipLayerNormalization" not in " ".join(vnni["ort_mobile"]["required_operators"])
+    assert "LayerNormalization" in " ".join(vnni["ort_mobile"]["required_operators"])
+    assert "SkipLayerNormalization" in " ".join(arm["ort_mobile"]["required_operators"])  # arm64 keeps the fusion
+    assert "session_config" not in arm and arm["ort_mobile"]["target_platform"] == "arm"
+    session = edgebert.load(tmp_path / "v").runner.session
+    assert session.get_session_options().get_session_config_entry(
+        "optimization.disable_specified_optimizers") == "SkipLayerNormFusion"
+    assert vnni["parity"]["mean_cosine"] >= 0.99 and vnni["golden"]["at_export"]["min_cosine"] >= 0.98

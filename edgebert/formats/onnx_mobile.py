@@ -1,8 +1,8 @@
 """The onnx-mobile family (ONNX Runtime Mobile): the ORT format (.ort) plus the operator list a custom minimal ONNX Runtime build needs.
 
-Converted by onnxruntime's own tool (onnxruntime.tools.convert_onnx_models_to_ort) with the Fixed optimization
-style: graph optimizations are applied once here and saved, so a minimal build (which cannot optimize) runs the
-same fused graph. --target_platform arm leaves out x86-only layout transforms (NCHWc). The full onnxruntime
+Converted as onnxruntime's own tool (onnxruntime.tools.convert_onnx_models_to_ort) converts, Fixed optimization
+style, with the bundle's session config: graph optimizations are applied once here and saved, so a minimal build
+(which cannot optimize) runs the same fused graph. --target_platform arm leaves out x86-only layout transforms (NCHWc). The full onnxruntime
 loads .ort files, so the parity gate, verify, predict and bench run it on the desktop unchanged.
 Apps: onnxruntime-android (Maven com.microsoft.onnxruntime:onnxruntime-android) and onnxruntime-objc /
 onnxruntime-c (CocoaPods) load model.ort; a minimal build uses required_operators.config to keep only these ops.
@@ -30,35 +30,41 @@ PACKAGES = ["onnxruntime-android (Maven com.microsoft.onnxruntime:onnxruntime-an
             "a custom minimal build: ./build.sh --minimal_build --include_ops_by_config required_operators.config"]
 
 
-def convert(onnx_path: Path, work: Path, platform: str) -> dict[str, Any]:
-    """ONNX -> work/model.ort + work/required_operators.config with onnxruntime's converter (Fixed style)."""
-    from onnxruntime.tools.convert_onnx_models_to_ort import OptimizationStyle, convert_onnx_models_to_ort
+def convert(onnx_path: Path, work: Path, platform: str, config: dict[str, str] | None = None) -> dict[str, Any]:
+    """ONNX -> work/model.ort + work/required_operators.config, as onnxruntime's convert_onnx_models_to_ort does it
+    (Fixed style): a session at ORT_ENABLE_ALL saves its optimised graph in ORT format, and the tool's
+    create_config_from_models lists its operators. The tool's public entry point takes no session config entries, so
+    the session is built here: `config` (the bundle's measured session_config, e.g. SkipLayerNormFusion disabled)
+    shapes what is baked into the file, and a minimal build, which cannot optimise, runs exactly that graph."""
+    import onnxruntime as ort
+    from onnxruntime.tools.ort_format_model import create_config_from_models
 
     from edgebert.quiet import quiet_after_import
 
     quiet_after_import("ort_format_model.utils")  # onnxruntime's tools set their loggers to DEBUG on import
 
-    with tempfile.TemporaryDirectory(prefix="edgebert-ort-") as tmp:
-        try:
-            with contextlib.redirect_stdout(io.StringIO()):  # the tool prints a line per step
-                convert_onnx_models_to_ort(onnx_path, output_dir=Path(tmp),
-                                           optimization_styles=[OptimizationStyle.Fixed], target_platform=platform)
-        except Exception as err:  # noqa: BLE001 - the converter raises whatever the session raised
-            raise ExportError(f"convert_onnx_models_to_ort failed: {first_line(err)}") from err
-        ort_files = sorted(Path(tmp).glob("*.ort"))
-        configs = sorted(Path(tmp).glob("*.config"))
-        if len(ort_files) != 1 or len(configs) != 1:
-            raise ExportError(f"convert_onnx_models_to_ort wrote {[p.name for p in Path(tmp).iterdir()]}, "
-                              "expected one .ort and one .config")
-        ort_files[0].replace(work / MODEL_FILE)
-        configs[0].replace(work / CONFIG_FILE)
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.optimized_model_filepath = str(work / MODEL_FILE)
+    so.log_severity_level = 3  # its amd64 warning (NCHWc makes the file x86-only) is the manifest's target_platform
+    # as the tool sets them: QDQ int8 kernels are allowed on ARM only; the .ort is saved as-is, not as ONNX
+    entries = {"session.qdqisint8allowed": "1" if platform == "arm" else "0", "session.save_model_format": "ORT",
+               **(config or {})}
+    for key, value in entries.items():
+        so.add_session_config_entry(key, str(value))
+    try:  # NCHWc layouts are x86-only: the tool leaves them out for every other platform
+        ort.InferenceSession(str(onnx_path), sess_options=so, providers=["CPUExecutionProvider"],
+                             disabled_optimizers=None if platform == "amd64" else ["NchwcTransformer"])
+        with contextlib.redirect_stdout(io.StringIO()):
+            create_config_from_models([work / MODEL_FILE], work / CONFIG_FILE, enable_type_reduction=False)
+    except Exception as err:  # noqa: BLE001 - the session raises whatever the graph makes it raise
+        raise ExportError(f"ORT format conversion failed: {first_line(err)}") from err
     ops = [ln.strip() for ln in (work / CONFIG_FILE).read_text().splitlines() if ln.strip() and not ln.startswith("#")]
-    import onnxruntime
-
     # the tool's header names the temporary path it read; name the bundle's file instead
-    (work / CONFIG_FILE).write_text(f"# Generated from {MODEL_FILE} by onnxruntime {onnxruntime.__version__} "
-                                    "convert_onnx_models_to_ort (Fixed)\n" + "\n".join(ops) + "\n")
-    return {"optimization_style": "Fixed", "target_platform": platform, "required_operators": ops}
+    (work / CONFIG_FILE).write_text(f"# Generated from {MODEL_FILE} by onnxruntime {ort.__version__} "
+                                    "(ORT format, Fixed optimizations)\n" + "\n".join(ops) + "\n")
+    return {"optimization_style": "Fixed", "target_platform": platform, "required_operators": ops,
+            "baked_session_config": dict(config or {})}
 
 
 def export(model: LoadedModel, work: Path, opts: ExportOptions, session: ExportSession,
@@ -69,11 +75,11 @@ def export(model: LoadedModel, work: Path, opts: ExportOptions, session: ExportS
         if variant == "int8":
             opts = dataclasses.replace(opts, target=opts.target or "arm64")
         info = write_variant(model, src, opts, session, variant)
-        # The .ort is optimised here, once (Fixed style): a session config for the runtime's own fusions would need
-        # the converter's private entry point; the file keeps ORT's default fusions, so its manifest carries none.
-        info.pop("session_config", None)
         target = info.get("quantization", {}).get("target") or opts.target or "arm64"
-        mobile = convert(src, work, "amd64" if target in ("avx2", "avx512", "avx512-vnni") else "arm")
+        # the measured session config shapes the graph baked into the .ort, and stays in the manifest: a full
+        # onnxruntime (onnxruntime-android is one) optimises a loaded .ort again unless told the same
+        mobile = convert(src, work, "amd64" if target in ("avx2", "avx512", "avx512-vnni") else "arm",
+                         info.get("session_config"))
     return {**info, "model_file": MODEL_FILE, "opset": opts.opset, "exporter": "torch.onnx -> onnxruntime ORT format",
             "extra_files": {"required_operators": CONFIG_FILE},
             "ort_mobile": {**mobile, "packages": PACKAGES}, "versions": versions()}
@@ -86,4 +92,4 @@ def fp32_groups(model: LoadedModel, variant: str) -> list[str]:
 
 
 def load(bundle: Any, device: str = "cpu", threads: int | None = None) -> OrtRunner:
-    return OrtRunner(bundle.model_file, device, threads)
+    return OrtRunner(bundle.model_file, device, threads, config=bundle.manifest.get("session_config"))
