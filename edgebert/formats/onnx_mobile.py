@@ -76,10 +76,10 @@ def export(model: LoadedModel, work: Path, opts: ExportOptions, session: ExportS
             opts = dataclasses.replace(opts, target=opts.target or "arm64")
         info = write_variant(model, src, opts, session, variant)
         target = info.get("quantization", {}).get("target") or opts.target or "arm64"
-        # the measured session config shapes the graph baked into the .ort, and stays in the manifest: a full
-        # onnxruntime (onnxruntime-android is one) optimises a loaded .ort again unless told the same
+        # the measured session config shapes the graph baked into the .ort; an app has nothing to pass (onnxruntime
+        # runs a loaded .ort as saved, full builds too: checked on 1.32), so the manifest records it as baked only
         mobile = convert(src, work, "amd64" if target in ("avx2", "avx512", "avx512-vnni") else "arm",
-                         info.get("session_config"))
+                         info.pop("session_config", None))
     return {**info, "model_file": MODEL_FILE, "opset": opts.opset, "exporter": "torch.onnx -> onnxruntime ORT format",
             "extra_files": {"required_operators": CONFIG_FILE},
             "ort_mobile": {**mobile, "packages": PACKAGES}, "versions": versions()}
@@ -92,4 +92,4 @@ def fp32_groups(model: LoadedModel, variant: str) -> list[str]:
 
 
 def load(bundle: Any, device: str = "cpu", threads: int | None = None) -> OrtRunner:
-    return OrtRunner(bundle.model_file, device, threads, config=bundle.manifest.get("session_config"))
+    return OrtRunner(bundle.model_file, device, threads)
