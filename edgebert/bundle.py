@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -62,6 +63,9 @@ def staged_dir(out: Path, force: bool) -> Iterator[Path]:
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     try:
+        # mkdtemp makes it 0700; a bundle is read by others (a container's own user, nginx serving a web bundle):
+        # give it the mode a plain mkdir would have
+        work.chmod(0o777 & ~_umask())
         yield work
         if out.exists():
             old = out.with_name(f".{out.name}.old-{work.name.rsplit('-', 1)[-1]}")
@@ -73,6 +77,12 @@ def staged_dir(out: Path, force: bool) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_manifest(folder: Path, manifest: dict[str, Any]) -> dict[str, Any]:

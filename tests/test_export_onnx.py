@@ -115,3 +115,15 @@ def test_shipped_tokenizer_files_cut_where_the_bundle_cuts(max_seq_length, tmp_p
     assert ids[0] == runtime
     auto = AutoTokenizer.from_pretrained(str(tmp_path / "b"))
     assert auto(long_text, truncation=True)["input_ids"] == runtime
+
+
+def test_bundle_folder_is_readable_by_other_users(tiny_onnx):
+    """Export stages in a mkdtemp folder (0700) and renames it into place: left so, a container's unprivileged user
+    or nginx serving a web bundle could not read it (found running docker/Dockerfile.serve's recipe)."""
+    import os
+    import stat
+
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(tiny_onnx.stat().st_mode) == 0o777 & ~mask
+    assert all(stat.S_IMODE(p.stat().st_mode) & 0o044 == 0o044 & ~mask for p in tiny_onnx.iterdir())
