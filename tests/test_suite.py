@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from edgebert.bench.rows import read_rows
 from edgebert.bench.spec import Target
@@ -47,6 +48,8 @@ def test_bench_suite_efficiency_through_the_cli(capsys, tiny_bert, tiny_distilbe
 
 def test_a_failed_export_is_a_failed_row_at_the_tables_shape():
     cfg = SweepConfig(batches=[2], seq_lens=[64, 128], threads=1, device_label="lab")
-    row = _export_failed(Target("model", "bert-base-uncased", True), "onnx-int8", cfg, "boom")
+    row = _export_failed(Target("model", "bert-base-uncased", True), Path("out/bundles/bert-base-uncased-onnx-int8"),
+                         "onnx-int8", cfg, "boom")
     assert (row.status, row.reason, row.batch, row.seq_len) == ("failed", "export failed: boom", 2, 64)
+    assert row.bundle == "bert-base-uncased-onnx-int8"  # the folder it would have had: reports name it so
     assert (row.format, row.runtime, row.runtime_version, row.device_label) == ("onnx-int8", "onnxruntime", "", "lab")
