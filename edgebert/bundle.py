@@ -192,8 +192,8 @@ class Bundle:
 
 
 def bundle_names(refs: list[str]) -> dict[str, str]:
-    """Each bundle folder's name in rows and reports: its folder name, or as many parent folders as tell it from another bundle of
-    the same name in the sweep (runs/a/onnx-int8 and runs/b/onnx-int8 -> a/onnx-int8 and b/onnx-int8)."""
+    """Each bundle folder's name in rows and reports: its folder name, with as many parent folders as tell it from
+    another bundle of that name in the same sweep (runs/a/onnx-int8, runs/b/onnx-int8 -> a/onnx-int8, b/onnx-int8)."""
     parts = {ref: Path(ref).resolve().parts for ref in dict.fromkeys(refs)}
     names = {}
     for ref, own in parts.items():

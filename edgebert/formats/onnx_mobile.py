@@ -2,8 +2,8 @@
 
 Converted as onnxruntime's own tool (onnxruntime.tools.convert_onnx_models_to_ort) converts, Fixed optimization
 style, with the bundle's session config: graph optimizations are applied once here and saved, so a minimal build
-(which cannot optimize) runs the same fused graph. --target_platform arm leaves out x86-only layout transforms (NCHWc). The full onnxruntime
-loads .ort files, so the parity gate, verify, predict and bench run it on the desktop unchanged.
+(which cannot optimize) runs the same fused graph. The arm platform leaves out x86-only layout transforms (NCHWc).
+The full onnxruntime loads .ort files, so the parity gate, verify, predict and bench run it on the desktop unchanged.
 Apps: onnxruntime-android (Maven com.microsoft.onnxruntime:onnxruntime-android) and onnxruntime-objc /
 onnxruntime-c (CocoaPods) load model.ort; a minimal build uses required_operators.config to keep only these ops.
 """
